@@ -1,0 +1,85 @@
+"""Frozen settings, read once. `Settings.from_env` is the only reader of SPRUCE_* variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from spruce.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    memtable_max_rows: int = field(
+        default=20_000, metadata={"help": "rows a namespace memtable holds before it is sealed as a segment"}
+    )
+    fsync: bool = field(default=True, metadata={"help": "fsync the WAL before acknowledging a write"})
+    ann_min_rows: int = field(
+        default=4_096, metadata={"help": "segments with fewer rows are searched exactly, without HNSW"}
+    )
+    hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree (M)"})
+    hnsw_ef_construction: int = field(default=100, metadata={"help": "HNSW efConstruction"})
+    hnsw_ef_search: int = field(default=96, metadata={"help": "HNSW efSearch for unfiltered queries"})
+    exact_filter_max_rows: int = field(
+        default=4_000, metadata={"help": "filtered queries with fewer allowed rows are scored exactly"}
+    )
+    compaction_min_segments: int = field(
+        default=8, metadata={"help": "a namespace with more segments than this is compacted"}
+    )
+    background: bool = field(default=True, metadata={"help": "build ANN indexes and compact in the background"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind"})
+    port: int = field(default=5080, metadata={"help": "port for REST and gRPC (one port serves both)"})
+    external_url: str | None = field(
+        default=None, metadata={"help": "URL clients reach this server at (behind port mapping)"}
+    )
+    api_keys: tuple[str, ...] = field(default=(), metadata={"help": "accepted Api-Key values; empty: open"})
+    max_body_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest request body accepted"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read SPRUCE_DATA, SPRUCE_HOST, SPRUCE_PORT, SPRUCE_EXTERNAL_URL, SPRUCE_API_KEYS (comma list)
+        and SPRUCE_ENGINE_<FIELD> for any EngineConfig field."""
+        env = os.environ if env is None else env
+        server = ServerConfig()
+        if "SPRUCE_HOST" in env:
+            server = replace(server, host=env["SPRUCE_HOST"])
+        if "SPRUCE_PORT" in env:
+            server = replace(server, port=_parse_int("SPRUCE_PORT", env["SPRUCE_PORT"]))
+        if env.get("SPRUCE_EXTERNAL_URL"):
+            server = replace(server, external_url=env["SPRUCE_EXTERNAL_URL"])
+        if env.get("SPRUCE_API_KEYS"):
+            keys = tuple(k.strip() for k in env["SPRUCE_API_KEYS"].split(",") if k.strip())
+            server = replace(server, api_keys=keys)
+        engine = EngineConfig()
+        for f in fields(EngineConfig):
+            key = "SPRUCE_ENGINE_" + f.name.upper()
+            if key in env:
+                raw = env[key]
+                value: object
+                if isinstance(getattr(engine, f.name), bool):
+                    value = raw.lower() in ("1", "true", "yes", "on")
+                else:
+                    value = _parse_int(key, raw)
+                engine = replace(engine, **{f.name: value})
+        data = env.get("SPRUCE_DATA")
+        return cls(data_dir=Path(data) if data else None, engine=engine, server=server)
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidArgumentError(f"{name} must be an integer, got {raw!r}") from None

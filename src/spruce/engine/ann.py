@@ -1,0 +1,83 @@
+"""Approximate nearest neighbours: the only module that imports the ANN library (faiss-cpu).
+
+faiss was chosen over hnswlib because it ships wheels, is maintained, filters with a C++ IDSelector
+(no Python callback per visited node) and opens saved indexes memory-mapped, so start-up never
+rebuilds a graph. It cannot remove ids from HNSW: deletes are the block's `alive` mask passed as a
+selector, and compaction rebuilds.
+
+Cosine is inner product over normalised copies; euclidean is faiss' squared L2, which is also
+Pinecone's euclidean score. Callers re-score the returned rows exactly, so faiss' float rounding
+never leaks into results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from spruce.types import FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+def _as_faiss_input(vectors: FloatArray, metric: str) -> FloatArray:
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if metric == "cosine":
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        x = np.ascontiguousarray(x / norms, dtype=np.float32)
+    return x
+
+
+class AnnIndex:
+    def __init__(self, index: faiss.Index, metric: str) -> None:
+        self._index = index
+        self.metric = metric
+        self.ntotal = int(index.ntotal)
+
+    @classmethod
+    def build(cls, vectors: FloatArray, metric: str, *, m: int, ef_construction: int) -> AnnIndex:
+        d = vectors.shape[1]
+        faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+        index = faiss.IndexHNSWFlat(d, m, faiss_metric)
+        index.hnsw.efConstruction = ef_construction
+        index.add(_as_faiss_input(vectors, metric))
+        return cls(index, metric)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        faiss.write_index(self._index, str(tmp))
+        with open(tmp, "rb+") as f:
+            import os
+
+            os.fsync(f.fileno())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, metric: str) -> AnnIndex:
+        # Memory-mapped: opening costs milliseconds and pages come in on demand.
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        return cls(index, metric)
+
+    def search(self, query: FloatArray, k: int, ef: int, allowed: BoolArray | None) -> IntArray:
+        """Rows (ascending rank) of up to k nearest neighbours among `allowed` rows (None: all)."""
+        q = _as_faiss_input(query.reshape(1, -1), self.metric)
+        k = min(k, self.ntotal)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(ef, k)
+        if allowed is not None:
+            bits = np.packbits(allowed[: self.ntotal].astype(np.uint8), bitorder="little")
+            sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bits))
+            params.sel = sel
+            _, labels = self._index.search(q, k, params=params)
+            del sel, bits  # keep alive until the search has returned
+        else:
+            _, labels = self._index.search(q, k, params=params)
+        rows = labels[0]
+        return np.asarray(rows[rows >= 0], dtype=np.int64)

@@ -1,0 +1,156 @@
+"""One namespace: sealed blocks plus the active memtable, and the id -> (block, row) map.
+
+Every method that reads or writes assumes the caller (the Store) holds its lock, except the parts of
+a query that `Store` runs after capturing `BlockView`s. Writes are blind (put / delete of whole
+records): updates arrive here already merged, which keeps WAL replay idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from spruce.engine.rows import RowBlock
+from spruce.engine.search import BlockView
+from spruce.types import Record
+
+
+class Namespace:
+    def __init__(self, name: str, dimension: int, next_block_id: Any) -> None:
+        self.name = name
+        self.dimension = dimension
+        self._next_block_id = next_block_id
+        self.sealed: list[RowBlock] = []
+        self.memtable = RowBlock(dimension, block_id=next_block_id())
+        self.locations: dict[str, tuple[RowBlock, int]] = {}
+        self._sorted_ids: list[str] | None = None
+        self.explicit = False  # created through create_namespace: survives being empty
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return len(self.locations)
+
+    def blocks(self) -> list[RowBlock]:
+        return [*self.sealed, self.memtable]
+
+    def add_sealed(self, block: RowBlock) -> None:
+        """Attach a sealed block when opening from disk; its alive rows become the current versions."""
+        self.sealed.append(block)
+        for row in np.flatnonzero(block.alive[: block.n]):
+            rid = block.ids[int(row)]
+            old = self.locations.get(rid)
+            if old is not None:
+                old[0].kill(old[1])
+            self.locations[rid] = (block, int(row))
+        self._sorted_ids = None
+
+    # -- writes -----------------------------------------------------------------------------------
+    def put(self, records: Iterable[Record]) -> None:
+        for rec in records:
+            old = self.locations.get(rec.id)
+            if old is not None:
+                old[0].kill(old[1])
+            else:
+                self._sorted_ids = None
+            row = self.memtable.append(rec)
+            self.locations[rec.id] = (self.memtable, row)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        n = 0
+        for rid in ids:
+            loc = self.locations.pop(rid, None)
+            if loc is not None:
+                loc[0].kill(loc[1])
+                n += 1
+                self._sorted_ids = None
+        return n
+
+    def delete_all(self) -> None:
+        for block, row in self.locations.values():
+            block.kill(row)
+        self.locations.clear()
+        self._sorted_ids = None
+
+    def seal_memtable(self) -> RowBlock | None:
+        """Freeze the memtable into a sealed block (searched exactly until its ANN index exists)."""
+        mt = self.memtable
+        if mt.n == 0:
+            return None
+        mt.sealed = True
+        self.sealed.append(mt)
+        self.memtable = RowBlock(self.dimension, block_id=self._next_block_id())
+        return mt
+
+    def replace_blocks(self, old: Sequence[RowBlock], new: RowBlock) -> None:
+        """Swap sealed blocks for one block holding their alive rows (segment write or compaction).
+
+        `new` must hold exactly the rows of `old` that were alive when it was built, in order; rows that
+        died since are killed in `new` here, so no delete is lost across the swap.
+        """
+        old_ids = {b.block_id for b in old}
+        for i, rid in enumerate(new.ids[: new.n]):
+            loc = self.locations.get(rid)
+            if loc is not None and loc[0].block_id in old_ids:
+                self.locations[rid] = (new, i)
+            else:
+                new.kill(i)  # deleted or overwritten while `new` was being built
+        keep = [b for b in self.sealed if b.block_id not in old_ids]
+        pos = min((i for i, b in enumerate(self.sealed) if b.block_id in old_ids), default=len(keep))
+        keep.insert(pos, new)
+        self.sealed = keep
+
+    # -- reads ------------------------------------------------------------------------------------
+    def get(self, rid: str, *, values: bool = True, metadata: bool = True) -> Record | None:
+        loc = self.locations.get(rid)
+        if loc is None:
+            return None
+        return loc[0].record(loc[1], values=values, metadata=metadata)
+
+    def sorted_ids(self) -> list[str]:
+        if self._sorted_ids is None:
+            self._sorted_ids = sorted(self.locations)
+        return self._sorted_ids
+
+    def views(self, flt: Any) -> list[BlockView]:
+        out: list[BlockView] = []
+        for block in self.blocks():
+            n = block.n
+            if n == 0 or block.live_count == 0:
+                continue
+            alive = block.alive[:n]
+            if flt is None:
+                allowed = alive.copy()
+                count = block.live_count
+                unfiltered = count == n
+            else:
+                allowed = alive & block.filter_mask(flt, n)
+                count = int(allowed.sum())
+                unfiltered = False
+            out.append(
+                BlockView(
+                    block_key=block.block_id,
+                    n=n,
+                    dense=block.dense,
+                    sq_norms=block.sq_norms,
+                    sparse=block.sparse.snapshot(n),
+                    allowed=allowed,
+                    allowed_count=count,
+                    all_alive_unfiltered=unfiltered,
+                    ann=block.ann if block.sealed else None,
+                )
+            )
+        return out
+
+    def matching(self, flt: Any) -> list[tuple[RowBlock, int]]:
+        """Alive (block, row) pairs that the parsed filter allows, in block order."""
+        out: list[tuple[RowBlock, int]] = []
+        for block in self.blocks():
+            n = block.n
+            if n == 0 or block.live_count == 0:
+                continue
+            allowed = block.alive[:n] & block.filter_mask(flt, n)
+            out.extend((block, int(r)) for r in np.flatnonzero(allowed))
+        return out

@@ -1,0 +1,139 @@
+"""A block of rows: the unit that memtables and segments share.
+
+A block holds ids, dense vectors (with squared norms), sparse vectors, metadata, a metadata column
+index for filters, and an `alive` mask. Rows are only ever appended; an overwrite or delete marks the
+old row dead, so a query never needs to know which block holds the newest version of an id.
+A sealed block is immutable except for `alive`, and may carry an ANN index.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spruce.engine.filter import MetadataColumns
+from spruce.engine.sparse import SparseRows
+from spruce.types import FloatArray, Metadata, Record
+
+if TYPE_CHECKING:
+    from spruce.engine.ann import AnnIndex
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+class RowBlock:
+    def __init__(
+        self,
+        dimension: int,
+        *,
+        ids: list[str] | None = None,
+        dense: FloatArray | None = None,
+        sq_norms: FloatArray | None = None,
+        sparse: SparseRows | None = None,
+        metadata: list[Metadata | None] | None = None,
+        alive: BoolArray | None = None,
+        sealed: bool = False,
+        block_id: int = 0,
+    ) -> None:
+        self.block_id = block_id
+        self.dimension = dimension
+        self.ids: list[str] = [] if ids is None else ids
+        n = len(self.ids)
+        self.n = n
+        cap = n
+        if dense is None:
+            dense = np.zeros((cap if dimension else 0, dimension), dtype=np.float32)
+        self.dense: FloatArray = dense
+        if sq_norms is None:
+            sq_norms = np.zeros(cap, dtype=np.float32)
+            if dimension and n:
+                sq_norms[:n] = np.einsum("ij,ij->i", dense[:n], dense[:n])
+        self.sq_norms: FloatArray = sq_norms
+        self.sparse = SparseRows() if sparse is None else sparse
+        self.metadata: list[Metadata | None] = [] if metadata is None else metadata
+        self._columns: MetadataColumns | None = None
+        if alive is None:
+            alive = np.ones(cap, dtype=np.bool_)
+            alive[n:] = False
+        elif len(alive) < cap:
+            grown = np.zeros(cap, dtype=np.bool_)
+            grown[: len(alive)] = alive
+            alive = grown
+        self.alive: BoolArray = alive
+        self.live_count = int(alive[:n].sum())
+        self.sealed = sealed
+        self.ann: AnnIndex | None = None
+        self.alive_dirty = False  # deletions not yet written to an alive bitmap on disk
+        self.alive_file: str | None = None
+        self.persisted = False
+        self._columns_lock = threading.Lock()
+
+    # -- writes (memtable only) -------------------------------------------------------------------
+    def append(self, rec: Record) -> int:
+        assert not self.sealed
+        row = self.n
+        if row >= len(self.alive):
+            cap = max(2 * len(self.alive), 16)
+            if self.dimension:
+                dense = np.zeros((cap, self.dimension), dtype=np.float32)
+                dense[:row] = self.dense[:row]
+                self.dense = dense
+            norms = np.zeros(cap, dtype=np.float32)
+            norms[:row] = self.sq_norms[:row]
+            self.sq_norms = norms
+            alive = np.zeros(cap, dtype=np.bool_)
+            alive[:row] = self.alive[:row]
+            self.alive = alive
+        if self.dimension and rec.values is not None:
+            self.dense[row] = rec.values
+            self.sq_norms[row] = float(np.dot(rec.values, rec.values))
+        self.sparse.append(rec.sparse_values)
+        self.metadata.append(rec.metadata)
+        if self._columns is not None:
+            self._columns.append(rec.metadata)
+        self.ids.append(rec.id)
+        self.alive[row] = True
+        self.live_count += 1
+        self.n = row + 1
+        return row
+
+    def kill(self, row: int) -> None:
+        if self.alive[row]:
+            self.alive[row] = False
+            self.live_count -= 1
+            self.alive_dirty = True
+
+    # -- reads ------------------------------------------------------------------------------------
+    def record(self, row: int, *, values: bool = True, metadata: bool = True) -> Record:
+        vec = self.dense[row].copy() if (values and self.dimension) else None
+        meta = self.metadata[row] if metadata else None
+        return Record(
+            id=self.ids[row],
+            values=vec,
+            sparse_values=self.sparse.get(row) if values else None,
+            metadata=dict(meta) if meta is not None else None,
+        )
+
+    def columns(self) -> MetadataColumns:
+        """The filter index over this block's metadata, built on first use."""
+        cols = self._columns
+        if cols is None:
+            with self._columns_lock:
+                cols = self._columns
+                if cols is None:
+                    cols = MetadataColumns.from_rows(self.metadata[: self.n])
+                    self._columns = cols
+        return cols
+
+    def filter_mask(self, flt: Any, n: int) -> BoolArray:
+        """Rows among the first `n` that the parsed filter allows (alive-ness not applied)."""
+        if flt is None:
+            return np.ones(n, dtype=np.bool_)
+        mask = self.columns().evaluate(flt)
+        return np.asarray(mask[:n], dtype=np.bool_)
+
+    def nbytes(self) -> int:
+        return int(self.n * (4 * self.dimension + 16) + 8 * self.sparse.nnz)

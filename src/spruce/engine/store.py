@@ -1,0 +1,524 @@
+"""Storage for one index: WAL + per-namespace memtables and segments + manifest + background work.
+
+Write path: under the store lock a write is framed into the WAL (not yet fsync'd) and applied to the
+memtable, so WAL order is apply order; outside the lock the writer waits for the WAL's group commit
+to make its frame durable, then returns. Concurrent writers share fsyncs.
+
+Checkpoint: memtables are sealed, written as immutable segments with their deletion bitmaps, and a
+new manifest naming them and the covered WAL position replaces the old one atomically; WAL files
+wholly below that position are deleted. Opening reads the manifest, memory-maps segments (and their
+saved HNSW graphs) and replays only the WAL tail.
+
+Directory layout: `wal/` (see wal.py), `segments/<block>/` (see segment.py), `manifest.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from spruce.config import EngineConfig
+from spruce.engine import codec
+from spruce.engine.ann import AnnIndex
+from spruce.engine.fsutil import atomic_write_bytes
+from spruce.engine.namespace import Namespace
+from spruce.engine.rows import RowBlock
+from spruce.engine.search import QuerySpec, merge_top_k, search_block
+from spruce.engine.segment import read_segment, write_alive, write_segment
+from spruce.engine.wal import Wal
+from spruce.errors import ClosedError, CorruptionError
+from spruce.types import Match, Record
+
+log = logging.getLogger("spruce.engine")
+
+MANIFEST_FORMAT = "spruce-manifest"
+MANIFEST_VERSION = 1
+_WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
+
+
+class Store:
+    def __init__(self, path: Path | None, dimension: int, metric: str, config: EngineConfig) -> None:
+        self.path = path
+        self.dimension = dimension
+        self.metric = metric
+        self.config = config
+        self._lock = threading.RLock()
+        self._maintenance = threading.Lock()  # one checkpoint or compaction at a time
+        self._namespaces: dict[str, Namespace] = {}
+        self._next_block = 1
+        self._applied_lsn = 0
+        self._checkpoint_seq = 0
+        self._closed = False
+        self._wal: Wal | None = None
+        self._worker: _Worker | None = None
+        if path is not None:
+            self._open_from_disk(path)
+        if config.background:
+            self._worker = _Worker(self)
+
+    # -- opening ----------------------------------------------------------------------------------
+    def _block_id(self) -> int:
+        bid = self._next_block
+        self._next_block += 1
+        return bid
+
+    def _ns(self, name: str, create: bool) -> Namespace | None:
+        ns = self._namespaces.get(name)
+        if ns is None and create:
+            ns = Namespace(name, self.dimension, self._block_id)
+            self._namespaces[name] = ns
+        return ns
+
+    def _open_from_disk(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "segments").mkdir(exist_ok=True)
+        manifest_path = path / "manifest.json"
+        checkpoint_lsn = 0
+        live_dirs: set[str] = set()
+        if manifest_path.exists():
+            try:
+                manifest = orjson.loads(manifest_path.read_bytes())
+            except orjson.JSONDecodeError as exc:
+                raise CorruptionError(f"{manifest_path} is not valid JSON: {exc}") from exc
+            if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
+                raise CorruptionError(f"{manifest_path}: unknown manifest format")
+            checkpoint_lsn = int(manifest["checkpoint_lsn"])
+            self._next_block = int(manifest["next_block_id"])
+            self._checkpoint_seq = int(manifest["seq"])
+            for name, entry in manifest["namespaces"].items():
+                ns = self._ns(name, create=True)
+                assert ns is not None
+                ns.explicit = bool(entry["explicit"])
+                for block_id, alive_file in entry["segments"]:
+                    seg_dir = path / "segments" / f"{block_id:012d}"
+                    live_dirs.add(seg_dir.name)
+                    block = read_segment(seg_dir, block_id, alive_file)
+                    block.persisted = True
+                    block.alive_file = alive_file
+                    ann_path = seg_dir / "hnsw.faiss"
+                    if ann_path.exists():
+                        block.ann = AnnIndex.load(ann_path, self.metric)
+                    ns.add_sealed(block)
+        self._collect_garbage(live_dirs)
+        wal, report = Wal.open(path / "wal", fsync=self.config.fsync)
+        if report.torn_bytes:
+            log.warning("WAL had a torn tail of %d bytes (kept in %s)", report.torn_bytes, report.quarantined)
+        self._wal = wal
+        self._applied_lsn = checkpoint_lsn
+        for lsn, payload in wal.replay(after_lsn=checkpoint_lsn):
+            self._apply(codec.decode(payload))
+            self._applied_lsn = lsn
+
+    def _collect_garbage(self, live_dirs: set[str]) -> None:
+        assert self.path is not None
+        for entry in (self.path / "segments").iterdir():
+            if entry.name not in live_dirs:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _apply(self, op: codec.Op) -> None:
+        if op.code == codec.PUT:
+            ns = self._ns(op.namespace, create=True)
+            assert ns is not None
+            ns.put(op.records)
+        elif op.code == codec.DELETE:
+            ns = self._ns(op.namespace, create=False)
+            if ns is not None:
+                ns.delete(op.ids)
+                if ns.count == 0 and not ns.explicit:
+                    self._drop(op.namespace)
+        elif op.code == codec.DROP_NAMESPACE:
+            self._drop(op.namespace)
+        elif op.code == codec.CREATE_NAMESPACE:
+            ns = self._ns(op.namespace, create=True)
+            assert ns is not None
+            ns.explicit = True
+
+    def _drop(self, name: str) -> None:
+        ns = self._namespaces.pop(name, None)
+        if ns is not None:
+            ns.delete_all()
+
+    def _write(self, payload: bytes, op: codec.Op) -> None:
+        """Log then apply under the lock; wait for durability outside it (group commit)."""
+        with self._lock:
+            self._check_open()
+            lsn = 0
+            if self._wal is not None:
+                lsn = self._wal.write(payload)
+            self._apply(op)
+            self._applied_lsn = max(self._applied_lsn, lsn)
+            need_checkpoint = self._needs_checkpoint(op.namespace)
+        if self._wal is not None:
+            self._wal.sync(lsn)
+        if need_checkpoint:
+            self._request_checkpoint()
+
+    def _needs_checkpoint(self, namespace: str) -> bool:
+        ns = self._namespaces.get(namespace)
+        if ns is not None and ns.memtable.n >= self.config.memtable_max_rows:
+            return True
+        return self._wal is not None and self._wal.size_bytes > _WAL_CHECKPOINT_BYTES
+
+    def put(self, namespace: str, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        payload = codec.encode_put(namespace, records, self.dimension) if self.path else b""
+        self._write(payload, codec.Op(codec.PUT, namespace, list(records), []))
+
+    def delete(self, namespace: str, ids: Sequence[str]) -> None:
+        payload = codec.encode_ids(codec.DELETE, namespace, ids) if self.path else b""
+        self._write(payload, codec.Op(codec.DELETE, namespace, [], list(ids)))
+
+    def drop_namespace(self, namespace: str) -> None:
+        payload = codec.encode_ids(codec.DROP_NAMESPACE, namespace) if self.path else b""
+        self._write(payload, codec.Op(codec.DROP_NAMESPACE, namespace, [], []))
+
+    def create_namespace(self, namespace: str) -> None:
+        payload = codec.encode_ids(codec.CREATE_NAMESPACE, namespace) if self.path else b""
+        self._write(payload, codec.Op(codec.CREATE_NAMESPACE, namespace, [], []))
+
+    def read_modify_write(
+        self, namespace: str, select: Callable[[Namespace], list[Record]], dry_run: bool = False
+    ) -> int:
+        """Compute after-images from current records and write them as one atomic PUT.
+
+        `select` runs under the lock, so no other write interleaves between the read and the write.
+        """
+        with self._lock:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                return 0
+            records = select(ns)
+            if dry_run or not records:
+                return len(records)
+            payload = codec.encode_put(namespace, records, self.dimension) if self.path else b""
+            self._write(payload, codec.Op(codec.PUT, namespace, records, []))
+            return len(records)
+
+    def delete_matching(self, namespace: str, flt: Any) -> int:
+        with self._lock:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                return 0
+            ids = [block.ids[row] for block, row in ns.matching(flt)]
+            if ids:
+                self.delete(namespace, ids)
+            return len(ids)
+
+    # -- reads ------------------------------------------------------------------------------------
+    def namespace_counts(self) -> dict[str, int]:
+        with self._lock:
+            return {name: ns.count for name, ns in self._namespaces.items()}
+
+    def has_namespace(self, namespace: str) -> bool:
+        with self._lock:
+            return namespace in self._namespaces
+
+    def count_matching(self, namespace: str, flt: Any) -> int:
+        with self._lock:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                return 0
+            if flt is None:
+                return ns.count
+            return sum(int((b.alive[: b.n] & b.filter_mask(flt, b.n)).sum()) for b in ns.blocks() if b.n)
+
+    def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Record]:
+        with self._lock:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                return {}
+            out: dict[str, Record] = {}
+            for rid in ids:
+                rec = ns.get(rid)
+                if rec is not None:
+                    out[rid] = rec
+            return out
+
+    def with_namespace(self, namespace: str, fn: Callable[[Namespace | None], Any]) -> Any:
+        """Run `fn` on the namespace under the lock (for paging reads that need a consistent view)."""
+        with self._lock:
+            return fn(self._namespaces.get(namespace))
+
+    def query(
+        self, namespace: str, spec: QuerySpec, flt: Any, include_values: bool, include_metadata: bool
+    ) -> list[Match]:
+        with self._lock:
+            self._check_open()
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                return []
+            views = ns.views(flt)
+            blocks = {b.block_id: b for b in ns.blocks()}
+        parts = []
+        for view in views:
+            rows, scores, keys = search_block(view, spec)
+            if len(rows):
+                parts.append((view.block_key, rows, scores, keys))
+        top = merge_top_k(parts, spec.top_k)
+        out: list[Match] = []
+        for block_key, row, score in top:
+            block = blocks[block_key]
+            rec = block.record(row, values=include_values, metadata=include_metadata)
+            out.append(Match(rec.id, score, rec.values, rec.sparse_values, rec.metadata))
+        return out
+
+    # -- maintenance ------------------------------------------------------------------------------
+    def _request_checkpoint(self) -> None:
+        if self._worker is not None:
+            self._worker.request("checkpoint")
+        else:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Seal memtables into segments and commit a manifest; no-op for in-memory stores."""
+        if self.path is None:
+            with self._lock:
+                for ns in self._namespaces.values():
+                    if ns.memtable.n >= self.config.memtable_max_rows:
+                        sealed = ns.seal_memtable()
+                        if sealed is not None:
+                            self._schedule_ann(sealed)
+            return
+        with self._maintenance:
+            with self._lock:
+                self._check_open()
+                lsn = self._applied_lsn
+                new_blocks: list[RowBlock] = []
+                for ns in self._namespaces.values():
+                    sealed = ns.seal_memtable()
+                    if sealed is not None:
+                        new_blocks.append(sealed)
+                assert self._wal is not None
+                self._wal.rotate()
+                self._checkpoint_seq += 1
+                seq = self._checkpoint_seq
+                dirty = [
+                    (b, b.alive[: b.n].copy())
+                    for ns in self._namespaces.values()
+                    for b in ns.sealed
+                    if b.alive_dirty or not b.persisted
+                ]
+                for b, _ in dirty:
+                    b.alive_dirty = False
+                layout = {
+                    name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()
+                }
+            assert self.path is not None
+            root = self.path / "segments"
+            for block in new_blocks:
+                write_segment(root, block)
+            alive_files: dict[int, str] = {}
+            for block, alive in dirty:
+                alive_files[block.block_id] = write_alive(root / f"{block.block_id:012d}", alive, block.n, seq)
+            self._write_manifest(layout, lsn, alive_files)
+            with self._lock:
+                for block in new_blocks:
+                    block.persisted = True
+                    # Serve the sealed rows from the page cache instead of the heap copy.
+                    seg = root / f"{block.block_id:012d}" / "vectors.npy"
+                    block.dense = np.load(seg, mmap_mode="r", allow_pickle=False)
+                for block_id, name in alive_files.items():
+                    for ns in self._namespaces.values():
+                        for b in ns.sealed:
+                            if b.block_id == block_id:
+                                b.alive_file = name
+            self._wal.truncate_before(lsn + 1)
+            self._sweep_alive_files(layout)
+        for block in new_blocks:
+            self._schedule_ann(block)
+        self._maybe_compact()
+
+    def _write_manifest(
+        self, layout: dict[str, tuple[bool, list[RowBlock]]], lsn: int, alive_files: dict[int, str]
+    ) -> None:
+        assert self.path is not None
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "seq": self._checkpoint_seq,
+            "checkpoint_lsn": lsn,
+            "next_block_id": self._next_block,
+            "namespaces": {
+                name: {
+                    "explicit": explicit,
+                    "segments": [[b.block_id, alive_files.get(b.block_id, b.alive_file)] for b in blocks],
+                }
+                for name, (explicit, blocks) in layout.items()
+            },
+        }
+        atomic_write_bytes(self.path / "manifest.json", orjson.dumps(manifest))
+
+    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
+        """Remove segment dirs no longer named and alive bitmaps superseded by the new manifest."""
+        assert self.path is not None
+        root = self.path / "segments"
+        keep: dict[str, str | None] = {}
+        for _, blocks in layout.values():
+            for b in blocks:
+                keep[f"{b.block_id:012d}"] = b.alive_file
+        for entry in root.iterdir():
+            if entry.name.startswith("."):
+                continue
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+                continue
+            for f in entry.glob("alive-*.npy"):
+                if f.name != keep[entry.name]:
+                    f.unlink(missing_ok=True)
+
+    def _schedule_ann(self, block: RowBlock) -> None:
+        if self.dimension == 0 or block.n < self.config.ann_min_rows or block.ann is not None:
+            return
+        if self._worker is not None:
+            self._worker.request(("ann", block))
+        else:
+            self.build_ann(block)
+
+    def build_ann(self, block: RowBlock) -> None:
+        index = AnnIndex.build(
+            np.asarray(block.dense[: block.n]),
+            self.metric,
+            m=self.config.hnsw_m,
+            ef_construction=self.config.hnsw_ef_construction,
+        )
+        if self.path is not None and block.persisted:
+            path = self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
+            if path.parent.exists():
+                index.save(path)
+                index = AnnIndex.load(path, self.metric)
+        block.ann = index
+
+    def _maybe_compact(self) -> None:
+        from spruce.engine.compaction import compact_namespaces
+
+        compact_namespaces(self)
+
+    def wait_idle(self, timeout: float = 600.0) -> None:
+        """Block until background work (checkpoints, ANN builds, compaction) is done."""
+        if self._worker is not None:
+            self._worker.wait_idle(timeout)
+
+    def flush(self) -> None:
+        """Seal every memtable now and wait for segments and ANN indexes (benchmarks, tests, close)."""
+        if self.path is None:
+            with self._lock:
+                for ns in self._namespaces.values():
+                    sealed = ns.seal_memtable()
+                    if sealed is not None:
+                        self._schedule_ann(sealed)
+        else:
+            self.checkpoint()
+        self.wait_idle()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this index store is closed")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._worker is not None:
+            self._worker.stop()
+        with self._maintenance, self._lock:
+            self._closed = True
+            if self._wal is not None:
+                self._wal.close()
+
+    def remove_files(self) -> None:
+        self.close()
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    # Locks and namespaces for compaction (same package).
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def maintenance_lock(self) -> threading.Lock:
+        return self._maintenance
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return self._namespaces
+
+    def new_block_id(self) -> int:
+        return self._block_id()
+
+    def commit_layout(self) -> None:
+        """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
+        with self._lock:
+            layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
+            lsn_manifest = self._manifest_lsn()
+        self._write_manifest(layout, lsn_manifest, {})
+        self._sweep_alive_files(layout)
+
+    def _manifest_lsn(self) -> int:
+        assert self.path is not None
+        path = self.path / "manifest.json"
+        if not path.exists():
+            return 0
+        return int(orjson.loads(path.read_bytes())["checkpoint_lsn"])
+
+
+class _Worker:
+    """One background thread for checkpoints, ANN builds and compaction, in request order."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cond = threading.Condition()
+        self._queue: list[Any] = []
+        self._busy = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="spruce-maintenance", daemon=True)
+        self._thread.start()
+
+    def request(self, task: Any) -> None:
+        with self._cond:
+            if task == "checkpoint" and "checkpoint" in self._queue:
+                return
+            self._queue.append(task)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                task = self._queue.pop(0)
+                self._busy = True
+            try:
+                if task == "checkpoint":
+                    self._store.checkpoint()
+                elif isinstance(task, tuple) and task[0] == "ann":
+                    self._store.build_ann(task[1])
+            except ClosedError:
+                pass
+            except Exception:
+                log.exception("background maintenance task %r failed", task)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._queue and not self._busy, timeout=timeout)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout=600)

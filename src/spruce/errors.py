@@ -1,0 +1,95 @@
+"""One error tree for all of Spruce, in domain words; no HTTP or gRPC codes here.
+
+    SpruceError
+    ├── NotFoundError
+    │   ├── IndexNotFoundError
+    │   └── NamespaceNotFoundError
+    ├── AlreadyExistsError
+    ├── InvalidArgumentError
+    │   ├── DimensionMismatchError
+    │   └── InvalidFilterError
+    ├── ForbiddenError              (deletion protection)
+    ├── UnauthenticatedError
+    ├── PayloadTooLargeError
+    ├── ResourceExhaustedError
+    ├── ClosedError                 (using a closed client or store)
+    └── CorruptionError
+        ├── WalCorruptionError
+        └── SegmentCorruptionError
+
+The servers translate these to HTTP / gRPC / Pinecone codes in one table (`spruce.wire.errors`).
+Anything that is not a `SpruceError` is our own bug and becomes a 500 / INTERNAL.
+"""
+
+from __future__ import annotations
+
+
+class SpruceError(Exception):
+    """Base of every error Spruce raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(SpruceError):
+    pass
+
+
+class IndexNotFoundError(NotFoundError):
+    pass
+
+
+class NamespaceNotFoundError(NotFoundError):
+    pass
+
+
+class AlreadyExistsError(SpruceError):
+    pass
+
+
+class InvalidArgumentError(SpruceError):
+    pass
+
+
+class DimensionMismatchError(InvalidArgumentError):
+    pass
+
+
+class InvalidFilterError(InvalidArgumentError):
+    pass
+
+
+class ForbiddenError(SpruceError):
+    pass
+
+
+class UnauthenticatedError(SpruceError):
+    pass
+
+
+class PayloadTooLargeError(SpruceError):
+    pass
+
+
+class ResourceExhaustedError(SpruceError):
+    pass
+
+
+class ClosedError(SpruceError):
+    pass
+
+
+class CorruptionError(SpruceError):
+    pass
+
+
+class WalCorruptionError(CorruptionError):
+    def __init__(self, message: str, path: str = "", offset: int = -1) -> None:
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
+
+
+class SegmentCorruptionError(CorruptionError):
+    pass

@@ -1,0 +1,268 @@
+"""The catalogue of indexes: create / describe / list / configure / delete, and their open stores.
+
+On disk: `<root>/catalog.json` (replaced atomically) lists the indexes and their settings; each
+index's data lives in `<root>/indexes/<name>/`. An index is created by first writing its directory
+and then the catalogue, and deleted by first rewriting the catalogue and then removing the
+directory, so a crash in between leaves at most an orphan directory, which the next open removes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spruce.config import EngineConfig
+from spruce.engine.fsutil import atomic_write_bytes
+from spruce.engine.store import Store
+from spruce.errors import (
+    AlreadyExistsError,
+    ClosedError,
+    CorruptionError,
+    ForbiddenError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+)
+from spruce.service import validation as v
+from spruce.service.data import IndexService
+from spruce.types import EmbedSpec, IndexInfo
+
+CATALOG_FORMAT = "spruce-catalog"
+CATALOG_VERSION = 1
+
+
+class Catalog:
+    def __init__(self, path: Path | str | None, engine: EngineConfig | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.engine = engine or EngineConfig()
+        self._lock = threading.RLock()
+        self._infos: dict[str, IndexInfo] = {}
+        self._services: dict[str, IndexService] = {}
+        self._closed = False
+        self._lock_fd: int | None = None
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _lock_directory(self.path)
+            (self.path / "indexes").mkdir(exist_ok=True)
+            self._load()
+
+    # -- persistence ------------------------------------------------------------------------------
+    def _load(self) -> None:
+        assert self.path is not None
+        file = self.path / "catalog.json"
+        if file.exists():
+            try:
+                doc = orjson.loads(file.read_bytes())
+            except orjson.JSONDecodeError as exc:
+                raise CorruptionError(f"{file} is not valid JSON: {exc}") from exc
+            if doc.get("format") != CATALOG_FORMAT or doc.get("version") != CATALOG_VERSION:
+                raise CorruptionError(f"{file}: unknown catalogue format")
+            for raw in doc["indexes"]:
+                embed = raw.pop("embed", None)
+                info = IndexInfo(**raw, embed=EmbedSpec(**embed) if embed else None)
+                self._infos[info.name] = info
+        for entry in (self.path / "indexes").iterdir():
+            if entry.name not in self._infos:
+                shutil.rmtree(entry, ignore_errors=True)  # orphan of a crash mid-create or mid-delete
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        doc: dict[str, Any] = {
+            "format": CATALOG_FORMAT,
+            "version": CATALOG_VERSION,
+            "indexes": [asdict(info) for info in self._infos.values()],
+        }
+        atomic_write_bytes(self.path / "catalog.json", orjson.dumps(doc))
+
+    def _index_dir(self, name: str) -> Path | None:
+        return None if self.path is None else self.path / "indexes" / name
+
+    # -- control plane ----------------------------------------------------------------------------
+    def create_index(
+        self,
+        name: str,
+        *,
+        dimension: int | None,
+        metric: str = "cosine",
+        vector_type: str = "dense",
+        deletion_protection: str = "disabled",
+        tags: dict[str, str] | None = None,
+        cloud: str = "aws",
+        region: str = "us-east-1",
+        embed: EmbedSpec | None = None,
+    ) -> IndexInfo:
+        v.check_index_name(name)
+        metric = v.check_metric(metric)
+        if vector_type not in ("dense", "sparse"):
+            raise InvalidArgumentError(f"vector_type must be 'dense' or 'sparse', got {vector_type!r}")
+        if vector_type == "sparse":
+            if dimension is not None:
+                raise InvalidArgumentError("a sparse index takes no dimension")
+            if metric != "dotproduct":
+                raise InvalidArgumentError(f"a sparse index needs metric dotproduct, got {metric!r}")
+        else:
+            dimension = v.check_dimension(dimension)
+        _check_protection(deletion_protection)
+        info = IndexInfo(
+            name=name,
+            dimension=dimension,
+            metric=metric,  # type: ignore[arg-type]
+            vector_type=vector_type,  # type: ignore[arg-type]
+            deletion_protection=deletion_protection,  # type: ignore[arg-type]
+            tags=_check_tags(tags or {}),
+            cloud=cloud,
+            region=region,
+            embed=embed,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        )
+        with self._lock:
+            self._check_open()
+            if name in self._infos:
+                raise AlreadyExistsError(f"index {name!r} already exists")
+            store = Store(self._index_dir(name), dimension or 0, metric, self.engine)
+            self._infos[name] = info
+            try:
+                self._save()
+            except BaseException:
+                del self._infos[name]
+                store.remove_files()
+                raise
+            self._services[name] = IndexService(info, store, self.engine)
+            return replace(info)
+
+    def list_indexes(self) -> list[IndexInfo]:
+        with self._lock:
+            return [replace(i) for i in self._infos.values()]
+
+    def describe_index(self, name: str) -> IndexInfo:
+        with self._lock:
+            return replace(self._info(name))
+
+    def has_index(self, name: str) -> bool:
+        with self._lock:
+            return name in self._infos
+
+    def configure_index(
+        self, name: str, *, deletion_protection: str | None = None, tags: dict[str, str] | None = None
+    ) -> IndexInfo:
+        with self._lock:
+            info = self._info(name)
+            new_tags = dict(info.tags)
+            if tags is not None:
+                for key, value in _check_tags(tags, allow_empty=True).items():
+                    if value == "":
+                        new_tags.pop(key, None)  # Pinecone: an empty value removes the tag
+                    else:
+                        new_tags[key] = value
+            protection = info.deletion_protection
+            if deletion_protection is not None:
+                protection = _check_protection(deletion_protection)  # type: ignore[assignment]
+            updated = replace(info, tags=new_tags, deletion_protection=protection)
+            self._infos[name] = updated
+            try:
+                self._save()
+            except BaseException:
+                self._infos[name] = info
+                raise
+            if name in self._services:
+                self._services[name].info = updated
+            return replace(updated)
+
+    def delete_index(self, name: str) -> None:
+        with self._lock:
+            info = self._info(name)
+            if info.deletion_protection == "enabled":
+                raise ForbiddenError(
+                    f"index {name!r} has deletion protection enabled; disable it with configure_index "
+                    "before deleting"
+                )
+            del self._infos[name]
+            self._save()
+            service = self._services.pop(name, None)
+        if service is not None:
+            service.store.remove_files()
+        else:
+            d = self._index_dir(name)
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
+
+    def index(self, name: str) -> IndexService:
+        with self._lock:
+            self._check_open()
+            info = self._info(name)
+            service = self._services.get(name)
+            if service is None:
+                store = Store(self._index_dir(name), info.dimension or 0, info.metric, self.engine)
+                service = IndexService(info, store, self.engine)
+                self._services[name] = service
+            return service
+
+    def open_all(self) -> None:
+        """Open every index now (a server does this at start so the first request is not slow)."""
+        for name in list(self._infos):
+            self.index(name)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            services = list(self._services.values())
+            self._services.clear()
+        for service in services:
+            service.store.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _info(self, name: str) -> IndexInfo:
+        info = self._infos.get(name)
+        if info is None:
+            raise IndexNotFoundError(f"index {name!r} not found")
+        return info
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this Spruce client is closed")
+
+
+def _check_protection(value: object) -> str:
+    if value not in ("enabled", "disabled"):
+        raise InvalidArgumentError(f"deletion_protection must be 'enabled' or 'disabled', got {value!r}")
+    return str(value)
+
+
+def _check_tags(tags: object, allow_empty: bool = False) -> dict[str, str]:
+    if not isinstance(tags, dict):
+        raise InvalidArgumentError("tags must be an object of string keys and values")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidArgumentError("tags must map strings to strings")
+        if not key or len(key) > 80:
+            raise InvalidArgumentError(f"tag key {key!r} must be 1-80 characters")
+        if len(value) > 120 or (value == "" and not allow_empty):
+            raise InvalidArgumentError(f"tag value for {key!r} must be 1-120 characters")
+    return dict(tags)
+
+
+def _lock_directory(path: Path) -> int:
+    """One process owns a data directory: a second opener fails at once instead of corrupting it."""
+    fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ResourceExhaustedError(
+            f"data directory {path} is already open in another process (a server or another client); "
+            "connect to that server instead, or close the other process"
+        ) from None
+    return fd

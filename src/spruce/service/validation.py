@@ -1,0 +1,186 @@
+"""Limits and input checks. Each violation raises an InvalidArgumentError that says what was wrong
+and what is allowed; nothing here touches stored data."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from spruce.errors import DimensionMismatchError, InvalidArgumentError
+from spruce.types import METRICS, FloatArray, Metadata, Record, SparseVector
+
+MAX_ID_LENGTH = 512
+MAX_DIMENSION = 20_000
+MAX_METADATA_BYTES = 40 * 1024
+MAX_SPARSE_NNZ = 2048
+MAX_TOP_K = 10_000
+MAX_UPSERT_BATCH = 1000
+MAX_FETCH_IDS = 1000
+MAX_LIST_LIMIT = 100
+MAX_FETCH_BY_METADATA_LIMIT = 10_000
+MAX_NAMESPACE_LENGTH = 512
+_INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
+_UINT32_MAX = 2**32 - 1
+
+
+def check_index_name(name: object) -> str:
+    if not isinstance(name, str) or not _INDEX_NAME.match(name):
+        raise InvalidArgumentError(
+            f"invalid index name {name!r}: use 1-45 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def check_metric(metric: object) -> str:
+    if not isinstance(metric, str) or metric.lower() not in METRICS:
+        raise InvalidArgumentError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    return metric.lower()
+
+
+def check_dimension(dimension: object) -> int:
+    if isinstance(dimension, bool) or not isinstance(dimension, int) or not 1 <= dimension <= MAX_DIMENSION:
+        raise InvalidArgumentError(f"dimension must be an integer from 1 to {MAX_DIMENSION}, got {dimension!r}")
+    return dimension
+
+
+def check_namespace(namespace: object) -> str:
+    if not isinstance(namespace, str):
+        raise InvalidArgumentError(f"namespace must be a string, got {type(namespace).__name__}")
+    if len(namespace) > MAX_NAMESPACE_LENGTH:
+        raise InvalidArgumentError(f"namespace is {len(namespace)} characters; at most {MAX_NAMESPACE_LENGTH}")
+    return namespace
+
+
+def check_id(rid: object, what: str = "id") -> str:
+    if not isinstance(rid, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(rid).__name__}")
+    if not 1 <= len(rid) <= MAX_ID_LENGTH:
+        raise InvalidArgumentError(f"{what} must be 1 to {MAX_ID_LENGTH} characters, got {len(rid)}")
+    if "\x00" in rid:
+        raise InvalidArgumentError(f"{what} {rid[:40]!r} contains a NUL character")
+    return rid
+
+
+def check_top_k(top_k: object) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidArgumentError(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}")
+    return top_k
+
+
+def check_limit(limit: object, maximum: int, what: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidArgumentError(f"{what} must be an integer from 1 to {maximum}, got {limit!r}")
+    return limit
+
+
+def dense_vector(values: Any, dimension: int, what: str = "values") -> FloatArray:
+    """Convert to a float32 vector of the index dimension; reject NaN and infinity."""
+    try:
+        arr = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{what} must be a list of numbers") from None
+    if arr.ndim != 1:
+        raise InvalidArgumentError(f"{what} must be a flat list of numbers, got shape {arr.shape}")
+    if len(arr) != dimension:
+        raise DimensionMismatchError(
+            f"{what} has dimension {len(arr)}, but the index has dimension {dimension}"
+        )
+    if not np.isfinite(arr).all():
+        raise InvalidArgumentError(f"{what} contains NaN or infinity; only finite numbers are allowed")
+    return arr
+
+
+def sparse_vector(raw: Any, what: str = "sparse_values") -> SparseVector:
+    if isinstance(raw, SparseVector):
+        indices, values = raw.indices, raw.values
+    elif isinstance(raw, Mapping):
+        if "indices" not in raw or "values" not in raw:
+            raise InvalidArgumentError(f"{what} needs 'indices' and 'values'")
+        indices, values = raw["indices"], raw["values"]
+    else:
+        raise InvalidArgumentError(f"{what} must be an object with 'indices' and 'values'")
+    try:
+        idx = np.asarray(indices, dtype=np.int64)
+        val = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"{what}: indices must be integers and values numbers") from None
+    if idx.ndim != 1 or val.ndim != 1:
+        raise InvalidArgumentError(f"{what}: indices and values must be flat lists")
+    if len(idx) != len(val):
+        raise InvalidArgumentError(
+            f"{what}: indices ({len(idx)}) and values ({len(val)}) must have the same length"
+        )
+    if len(idx) > MAX_SPARSE_NNZ:
+        raise InvalidArgumentError(f"{what} has {len(idx)} non-zeros; at most {MAX_SPARSE_NNZ} allowed")
+    if len(idx) and (idx.min() < 0 or idx.max() > _UINT32_MAX):
+        raise InvalidArgumentError(f"{what}: indices must be from 0 to {_UINT32_MAX} (uint32)")
+    if not np.isfinite(val).all():
+        raise InvalidArgumentError(f"{what} contains NaN or infinity")
+    order = np.argsort(idx, kind="stable")
+    idx = idx[order]
+    if len(idx) > 1 and (np.diff(idx) == 0).any():
+        raise InvalidArgumentError(f"{what}: indices must not repeat")
+    return SparseVector(idx.astype(np.uint32), val[order])
+
+
+def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
+    """Flat JSON object of string, number, bool or list-of-strings values; <= 40 KB; no nulls."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidArgumentError(f"{what} must be an object, got {type(raw).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
+        if key.startswith("$"):
+            raise InvalidArgumentError(f"{what} key {key!r} must not start with '$'")
+        if isinstance(value, bool | str):
+            out[key] = value
+        elif isinstance(value, int | float | np.integer | np.floating):
+            if isinstance(value, float | np.floating) and not math.isfinite(value):
+                raise InvalidArgumentError(f"{what} field {key!r} is NaN or infinity")
+            out[key] = value.item() if isinstance(value, np.generic) else value
+        elif isinstance(value, list | tuple):
+            if not all(isinstance(v, str) for v in value):
+                raise InvalidArgumentError(
+                    f"{what} field {key!r}: lists may hold only strings (string, number, bool or list of "
+                    "strings are allowed)"
+                )
+            out[key] = list(value)
+        elif value is None:
+            raise InvalidArgumentError(f"{what} field {key!r} is null; null values are not allowed")
+        else:
+            raise InvalidArgumentError(
+                f"{what} field {key!r} has type {type(value).__name__}; allowed: string, number, bool, "
+                "list of strings (metadata is flat)"
+            )
+    size = len(orjson.dumps(out))
+    if size > MAX_METADATA_BYTES:
+        raise InvalidArgumentError(f"{what} is {size} bytes; at most {MAX_METADATA_BYTES} bytes per record")
+    return out
+
+
+def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
+    """Validate a batch of already-converted records for an index."""
+    if len(records) > MAX_UPSERT_BATCH:
+        raise InvalidArgumentError(
+            f"upsert of {len(records)} records; at most {MAX_UPSERT_BATCH} records per request"
+        )
+    for i, rec in enumerate(records):
+        check_id(rec.id, f"vectors[{i}].id")
+        if vector_type == "sparse":
+            if rec.values is not None and len(rec.values):
+                raise InvalidArgumentError(
+                    f"vectors[{i}] ({rec.id!r}) has dense values, but the index is sparse"
+                )
+            if rec.sparse_values is None or len(rec.sparse_values.indices) == 0:
+                raise InvalidArgumentError(f"vectors[{i}] ({rec.id!r}) needs sparse_values in a sparse index")
+        elif rec.values is None:
+            raise InvalidArgumentError(f"vectors[{i}] ({rec.id!r}) needs values (dimension {dimension})")
