@@ -28,7 +28,9 @@ class EngineConfig:
     compaction_min_segments: int = field(
         default=8, metadata={"help": "a namespace with more segments than this is compacted"}
     )
-    background: bool = field(default=True, metadata={"help": "build ANN indexes and compact in the background"})
+    background: bool = field(
+        default=True, metadata={"help": "build ANN indexes and compact in the background"}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ class Settings:
                     value = raw.lower() in ("1", "true", "yes", "on")
                 else:
                     value = _parse_int(key, raw)
-                engine = replace(engine, **{f.name: value})
+                engine = replace(engine, **{f.name: value})  # type: ignore[arg-type]
         data = env.get("SPRUCE_DATA")
         return cls(data_dir=Path(data) if data else None, engine=engine, server=server)
 

@@ -36,7 +36,9 @@ from spruce.types import Record, SparseVector
 class Client:
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, config: EngineConfig | None = None
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.catalog = Catalog(self.path, config or EngineConfig())
 
@@ -99,7 +101,7 @@ class Client:
     def delete_index(self, name: str, timeout: int | None = None) -> None:
         self.catalog.delete_index(name)
 
-    def Index(self, name: str = "", host: str = "") -> Index:  # noqa: N802 - the SDK's spelling
+    def Index(self, name: str = "", host: str = "") -> Index:
         if not name:
             raise InvalidArgumentError("Index() needs the index name in embedded mode")
         return Index(self.catalog.index(name))
@@ -160,7 +162,9 @@ class Index:
             include_values=include_values,
             include_metadata=include_metadata,
         )
-        return Obj(matches=[match_obj(m) for m in matches], namespace=namespace or "", usage=Obj(read_units=1))
+        return Obj(
+            matches=[match_obj(m) for m in matches], namespace=namespace or "", usage=Obj(read_units=1)
+        )
 
     def query_namespaces(
         self,
@@ -335,11 +339,11 @@ def _to_record(v: Any, i: int) -> Record:
         sparse, meta = getattr(v, "sparse_values", None), getattr(v, "metadata", None)
     else:
         raise InvalidArgumentError(
-            f"vectors[{i}] must be a dict, an (id, values[, metadata]) tuple or a Vector, got {type(v).__name__}"
+            f"vectors[{i}] must be a dict, an (id, values[, metadata]) tuple or a Vector, "
+            f"got {type(v).__name__}"
         )
-    if sparse is not None and not isinstance(sparse, SparseVector):
-        if hasattr(sparse, "indices") and not isinstance(sparse, Mapping):
-            sparse = {"indices": sparse.indices, "values": sparse.values}
+    if sparse is not None and not isinstance(sparse, SparseVector | Mapping) and hasattr(sparse, "indices"):
+        sparse = {"indices": sparse.indices, "values": sparse.values}
     arr = None
     if values is not None:
         try:

@@ -69,7 +69,7 @@ class AnnIndex:
         k = min(k, self.ntotal)
         if k <= 0:
             return np.zeros(0, dtype=np.int64)
-        params = faiss.SearchParametersHNSW()
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         params.efSearch = max(ef, k)
         if allowed is not None:
             bits = np.packbits(allowed[: self.ntotal].astype(np.uint8), bitorder="little")

@@ -52,7 +52,11 @@ def compact_namespace(store: Store, name: str, force: bool = False) -> bool:
                 return False
             if store.path is not None and any(not b.persisted for b in ns.sealed):
                 return False
-            old = list(ns.sealed) if force and len(ns.sealed) > 1 else _pick(ns.sealed, store.config.compaction_min_segments)
+            old = (
+                list(ns.sealed)
+                if force and len(ns.sealed) > 1
+                else _pick(ns.sealed, store.config.compaction_min_segments)
+            )
             if not old:
                 return False
             new = RowBlock(store.dimension, block_id=store.new_block_id())
@@ -61,8 +65,9 @@ def compact_namespace(store: Store, name: str, force: bool = False) -> bool:
                     new.append(block.record(int(row)))
             new.sealed = True
         if store.path is not None and new.n:
-            write_segment(store.path / "segments", new)
+            seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True
+            new.dense = np.load(seg_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         if new.n >= store.config.ann_min_rows and store.dimension:
             store.build_ann(new)
         with store.lock:

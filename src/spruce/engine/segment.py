@@ -43,7 +43,7 @@ def _crc(path: Path) -> int:
     return crc
 
 
-def _save_npy(path: Path, arr: np.ndarray) -> None:  # type: ignore[type-arg]
+def _save_npy(path: Path, arr: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, arr, allow_pickle=False)
         f.flush()
@@ -86,7 +86,7 @@ def write_segment(root: Path, block: RowBlock) -> Path:
     return final
 
 
-def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:  # type: ignore[type-arg]
+def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
     name = f"alive-{version}.npy"
     _save_npy(seg_dir / name, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
     return name

@@ -101,7 +101,7 @@ class SparseSnapshot:
         return out
 
 
-def _grow(arr: np.ndarray, need: int) -> np.ndarray:  # type: ignore[type-arg]
+def _grow(arr: np.ndarray, need: int) -> np.ndarray:
     cap = max(need, 2 * len(arr), 16)
     out = np.zeros(cap, dtype=arr.dtype)
     out[: len(arr)] = arr

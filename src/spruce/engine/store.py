@@ -58,10 +58,14 @@ class Store:
         self._closed = False
         self._wal: Wal | None = None
         self._worker: _Worker | None = None
+        self._ann_worker: _Worker | None = None
         if path is not None:
             self._open_from_disk(path)
         if config.background:
-            self._worker = _Worker(self)
+            # Separate threads: a long HNSW build must not hold back the next checkpoint, or the
+            # memtable (searched exactly) would grow far past its size limit meanwhile.
+            self._worker = _Worker(self, "spruce-checkpoint")
+            self._ann_worker = _Worker(self, "spruce-ann")
 
     # -- opening ----------------------------------------------------------------------------------
     def _block_id(self) -> int:
@@ -287,6 +291,7 @@ class Store:
                         sealed = ns.seal_memtable()
                         if sealed is not None:
                             self._schedule_ann(sealed)
+            self._maybe_compact()
             return
         with self._maintenance:
             with self._lock:
@@ -309,16 +314,16 @@ class Store:
                 ]
                 for b, _ in dirty:
                     b.alive_dirty = False
-                layout = {
-                    name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()
-                }
+                layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
             assert self.path is not None
             root = self.path / "segments"
             for block in new_blocks:
                 write_segment(root, block)
             alive_files: dict[int, str] = {}
             for block, alive in dirty:
-                alive_files[block.block_id] = write_alive(root / f"{block.block_id:012d}", alive, block.n, seq)
+                alive_files[block.block_id] = write_alive(
+                    root / f"{block.block_id:012d}", alive, block.n, seq
+                )
             self._write_manifest(layout, lsn, alive_files)
             with self._lock:
                 for block in new_blocks:
@@ -378,8 +383,8 @@ class Store:
     def _schedule_ann(self, block: RowBlock) -> None:
         if self.dimension == 0 or block.n < self.config.ann_min_rows or block.ann is not None:
             return
-        if self._worker is not None:
-            self._worker.request(("ann", block))
+        if self._ann_worker is not None:
+            self._ann_worker.request(("ann", block))
         else:
             self.build_ann(block)
 
@@ -404,8 +409,9 @@ class Store:
 
     def wait_idle(self, timeout: float = 600.0) -> None:
         """Block until background work (checkpoints, ANN builds, compaction) is done."""
-        if self._worker is not None:
-            self._worker.wait_idle(timeout)
+        for worker in (self._worker, self._ann_worker, self._worker):
+            if worker is not None:
+                worker.wait_idle(timeout)
 
     def flush(self) -> None:
         """Seal every memtable now and wait for segments and ANN indexes (benchmarks, tests, close)."""
@@ -426,8 +432,9 @@ class Store:
     def close(self) -> None:
         if self._closed:
             return
-        if self._worker is not None:
-            self._worker.stop()
+        for worker in (self._worker, self._ann_worker):
+            if worker is not None:
+                worker.stop()
         with self._maintenance, self._lock:
             self._closed = True
             if self._wal is not None:
@@ -473,13 +480,13 @@ class Store:
 class _Worker:
     """One background thread for checkpoints, ANN builds and compaction, in request order."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, name: str) -> None:
         self._store = store
         self._cond = threading.Condition()
         self._queue: list[Any] = []
         self._busy = False
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="spruce-maintenance", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def request(self, task: Any) -> None:

@@ -33,7 +33,9 @@ def decode_token(token: str | None) -> str | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         after = orjson.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidArgumentError(f"invalid pagination_token {token[:40]!r}: pass a token from a previous page") from None
+        raise InvalidArgumentError(
+            f"invalid pagination_token {token[:40]!r}: pass a token from a previous page"
+        ) from None
     if not isinstance(after, str):
         raise InvalidArgumentError("invalid pagination_token: pass a token from a previous page")
     return after
@@ -86,7 +88,9 @@ class IndexService:
         new_meta = v.metadata(set_metadata, "set_metadata") if set_metadata is not None else None
         if id is not None:
             v.check_id(id)
-            dense = v.dense_vector(values, self._dimension) if values is not None and self._dimension else None
+            dense = (
+                v.dense_vector(values, self._dimension) if values is not None and self._dimension else None
+            )
             if values is not None and not self._dimension and len(values):
                 raise InvalidArgumentError("values given for a sparse index; use sparse_values")
             sparse = v.sparse_vector(sparse_values) if sparse_values is not None else None
@@ -189,13 +193,16 @@ class IndexService:
                 raise InvalidArgumentError("query needs a vector, a sparse_vector, or an id")
             if vector is not None and len(vector) > 0:
                 if not self._dimension:
-                    raise InvalidArgumentError("this index is sparse: query it with sparse_vector, not vector")
+                    raise InvalidArgumentError(
+                        "this index is sparse: query it with sparse_vector, not vector"
+                    )
                 dense = v.dense_vector(vector, self._dimension, "vector")
             if sparse_vector is not None:
                 sparse = v.sparse_vector(sparse_vector, "sparse_vector")
                 if self.info.metric != "dotproduct":
                     raise InvalidArgumentError(
-                        f"sparse and hybrid queries need a dotproduct index; this index uses {self.info.metric}"
+                        "sparse and hybrid queries need a dotproduct index; "
+                        f"this index uses {self.info.metric}"
                     )
             if dense is None and sparse is None:
                 raise InvalidArgumentError("query needs a non-empty vector or sparse_vector")
@@ -317,7 +324,9 @@ class IndexService:
     def create_namespace(self, name: str, schema_fields: Sequence[str] | None = None) -> NamespaceInfo:
         v.check_namespace(name)
         if not name:
-            raise InvalidArgumentError("namespace name must not be empty (the default namespace always exists)")
+            raise InvalidArgumentError(
+                "namespace name must not be empty (the default namespace always exists)"
+            )
         if self.store.has_namespace(name):
             from spruce.errors import AlreadyExistsError
 

@@ -45,7 +45,9 @@ def check_metric(metric: object) -> str:
 
 def check_dimension(dimension: object) -> int:
     if isinstance(dimension, bool) or not isinstance(dimension, int) or not 1 <= dimension <= MAX_DIMENSION:
-        raise InvalidArgumentError(f"dimension must be an integer from 1 to {MAX_DIMENSION}, got {dimension!r}")
+        raise InvalidArgumentError(
+            f"dimension must be an integer from 1 to {MAX_DIMENSION}, got {dimension!r}"
+        )
     return dimension
 
 
@@ -53,7 +55,9 @@ def check_namespace(namespace: object) -> str:
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a string, got {type(namespace).__name__}")
     if len(namespace) > MAX_NAMESPACE_LENGTH:
-        raise InvalidArgumentError(f"namespace is {len(namespace)} characters; at most {MAX_NAMESPACE_LENGTH}")
+        raise InvalidArgumentError(
+            f"namespace is {len(namespace)} characters; at most {MAX_NAMESPACE_LENGTH}"
+        )
     return namespace
 
 
