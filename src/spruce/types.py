@@ -28,9 +28,7 @@ class SparseVector:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SparseVector):
             return NotImplemented
-        return bool(
-            np.array_equal(self.indices, other.indices) and np.array_equal(self.values, other.values)
-        )
+        return bool(np.array_equal(self.indices, other.indices) and np.array_equal(self.values, other.values))
 
     def __hash__(self) -> int:
         return hash((self.indices.tobytes(), self.values.tobytes()))

@@ -18,12 +18,13 @@ from spruce.types import Record
 
 
 class Namespace:
-    def __init__(self, name: str, dimension: int, next_block_id: Any) -> None:
+    def __init__(self, name: str, dimension: int, next_block_id: Any, memtable_rows: int = 0) -> None:
         self.name = name
+        self._memtable_rows = memtable_rows
         self.dimension = dimension
         self._next_block_id = next_block_id
         self.sealed: list[RowBlock] = []
-        self.memtable = RowBlock(dimension, block_id=next_block_id())
+        self.memtable = RowBlock(dimension, block_id=next_block_id(), grow_to=memtable_rows)
         self.locations: dict[str, tuple[RowBlock, int]] = {}
         self._sorted_ids: list[str] | None = None
         self.explicit = False  # created through create_namespace: survives being empty
@@ -48,15 +49,18 @@ class Namespace:
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------
-    def put(self, records: Iterable[Record]) -> None:
+    def put(self, records: Sequence[Record]) -> None:
+        mt = self.memtable
+        locations = self.locations
         for rec in records:
-            old = self.locations.get(rec.id)
+            old = locations.get(rec.id)
             if old is not None:
                 old[0].kill(old[1])
             else:
                 self._sorted_ids = None
-            row = self.memtable.append(rec)
-            self.locations[rec.id] = (self.memtable, row)
+        first = mt.extend(records)
+        for i, rec in enumerate(records):
+            locations[rec.id] = (mt, first + i)
 
     def delete(self, ids: Iterable[str]) -> int:
         n = 0
@@ -81,7 +85,7 @@ class Namespace:
             return None
         mt.sealed = True
         self.sealed.append(mt)
-        self.memtable = RowBlock(self.dimension, block_id=self._next_block_id())
+        self.memtable = RowBlock(self.dimension, block_id=self._next_block_id(), grow_to=self._memtable_rows)
         return mt
 
     def replace_blocks(self, old: Sequence[RowBlock], new: RowBlock) -> None:

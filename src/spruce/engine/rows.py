@@ -9,6 +9,7 @@ A sealed block is immutable except for `alive`, and may carry an ANN index.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,8 +38,10 @@ class RowBlock:
         alive: BoolArray | None = None,
         sealed: bool = False,
         block_id: int = 0,
+        grow_to: int = 0,
     ) -> None:
         self.block_id = block_id
+        self._grow_to = grow_to
         self.dimension = dimension
         self.ids: list[str] = [] if ids is None else ids
         n = len(self.ids)
@@ -72,33 +75,53 @@ class RowBlock:
         self._columns_lock = threading.Lock()
 
     # -- writes (memtable only) -------------------------------------------------------------------
-    def append(self, rec: Record) -> int:
+    def _reserve(self, need: int) -> None:
+        if need <= len(self.alive):
+            return
+        cap = max(need, 2 * len(self.alive), 16)
+        if cap > 4096 and cap < self._grow_to:
+            # Jump to the memtable's full size once past small: np.empty only reserves address
+            # space (pages appear as rows are written), and it saves copying the rows again at
+            # every doubling, which cost more than the rest of an upsert.
+            cap = max(need, self._grow_to + self._grow_to // 8)
+        n = self.n
+        if self.dimension:
+            dense = np.empty((cap, self.dimension), dtype=np.float32)
+            dense[:n] = self.dense[:n]
+            self.dense = dense
+        norms = np.zeros(cap, dtype=np.float32)
+        norms[:n] = self.sq_norms[:n]
+        self.sq_norms = norms
+        alive = np.zeros(cap, dtype=np.bool_)
+        alive[:n] = self.alive[:n]
+        self.alive = alive
+
+    def extend(self, records: Sequence[Record]) -> int:
+        """Append records as new rows; returns the first new row number."""
         assert not self.sealed
-        row = self.n
-        if row >= len(self.alive):
-            cap = max(2 * len(self.alive), 16)
-            if self.dimension:
-                dense = np.zeros((cap, self.dimension), dtype=np.float32)
-                dense[:row] = self.dense[:row]
-                self.dense = dense
-            norms = np.zeros(cap, dtype=np.float32)
-            norms[:row] = self.sq_norms[:row]
-            self.sq_norms = norms
-            alive = np.zeros(cap, dtype=np.bool_)
-            alive[:row] = self.alive[:row]
-            self.alive = alive
-        if self.dimension and rec.values is not None:
-            self.dense[row] = rec.values
-            self.sq_norms[row] = float(np.dot(rec.values, rec.values))
-        self.sparse.append(rec.sparse_values)
-        self.metadata.append(rec.metadata)
+        first = self.n
+        k = len(records)
+        self._reserve(first + k)
+        end = first + k
+        if self.dimension:
+            zero = np.zeros(self.dimension, dtype=np.float32)
+            block = np.stack([zero if r.values is None else r.values for r in records])
+            self.dense[first:end] = block
+            self.sq_norms[first:end] = np.einsum("ij,ij->i", block, block)
+        metas = [r.metadata for r in records]
+        for r in records:
+            self.sparse.append(r.sparse_values)
+        self.metadata.extend(metas)
         if self._columns is not None:
-            self._columns.append(rec.metadata)
-        self.ids.append(rec.id)
-        self.alive[row] = True
-        self.live_count += 1
-        self.n = row + 1
-        return row
+            self._columns.extend(metas)
+        self.ids.extend(r.id for r in records)
+        self.alive[first:end] = True
+        self.live_count += k
+        self.n = end
+        return first
+
+    def append(self, rec: Record) -> int:
+        return self.extend([rec])
 
     def kill(self, row: int) -> None:
         if self.alive[row]:

@@ -76,7 +76,7 @@ class Store:
     def _ns(self, name: str, create: bool) -> Namespace | None:
         ns = self._namespaces.get(name)
         if ns is None and create:
-            ns = Namespace(name, self.dimension, self._block_id)
+            ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
             self._namespaces[name] = ns
         return ns
 

@@ -194,6 +194,7 @@ class Wal:
         self._syncing = False
         self._closed = False
         self._failure: OSError | None = None
+        self._flusher: threading.Thread | None = None
         # fsyncs of WAL data files (not directories), whether by append, rotate, close or the
         # recovery in `open`; lets tests and benchmarks see group commit at work.
         self.fsync_count = 0
@@ -314,7 +315,39 @@ class Wal:
         The store frames and applies a write under its own lock (so WAL order is apply order) and
         waits for durability after releasing it, which is what lets concurrent writers share fsyncs.
         """
-        return self._append((payload,), wait=False)
+        lsn = self._append((payload,), wait=False)
+        if self._fsync:
+            self._start_flusher()
+            with self._lock:
+                self._cond.notify_all()
+        return lsn
+
+    def _start_flusher(self) -> None:
+        # An eager flusher starts the fsync as soon as a frame is written, so it overlaps with the
+        # caller applying the write in memory (the fsync releases the GIL) instead of following it.
+        if self._flusher is None:
+            with self._lock:
+                if self._flusher is None and not self._closed:
+                    self._flusher = threading.Thread(
+                        target=self._flush_loop, name="spruce-wal-flush", daemon=True
+                    )
+                    self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        with self._lock:
+            while True:
+                while (
+                    not self._closed
+                    and self._failure is None
+                    and (self._written_lsn <= self._durable_lsn or self._syncing)
+                ):
+                    self._cond.wait()
+                if self._closed or self._failure is not None:
+                    return
+                try:
+                    self._wait_durable(self._written_lsn)
+                except OSError:
+                    return  # recorded in self._failure; writers waiting in sync() raise it
 
     def sync(self, lsn: int) -> None:
         """Return once every frame up to `lsn` is durable (group commit with concurrent callers)."""

@@ -60,12 +60,13 @@ class IndexService:
             if rec.sparse_values is not None:
                 rec.sparse_values = v.sparse_vector(rec.sparse_values, f"vectors[{i}].sparse_values")
         v.check_records(records, self._dimension, self.info.vector_type)
+        if self._dimension:
+            v.dense_matrix(records, self._dimension)
+        else:
+            for rec in records:
+                rec.values = None
         seen: dict[str, Record] = {}
         for i, rec in enumerate(records):
-            if rec.values is not None and self._dimension:
-                rec.values = v.dense_vector(rec.values, self._dimension, f"vectors[{i}].values")
-            if rec.values is not None and not self._dimension:
-                rec.values = None
             rec.metadata = v.metadata(rec.metadata, f"vectors[{i}].metadata")
             seen[rec.id] = rec  # the last of duplicate ids in one batch wins, as a sequence of upserts would
         self.store.put(namespace, list(seen.values()))

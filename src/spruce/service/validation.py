@@ -141,6 +141,12 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
         raise InvalidArgumentError(f"{what} must be an object, got {type(raw).__name__}")
     out: dict[str, Any] = {}
     for key, value in raw.items():
+        kind = type(value)
+        if (kind is str or kind is int or kind is float or kind is bool) and type(key) is str and key:
+            # The common case, checked cheaply; everything else takes the careful path below.
+            if key[0] != "$" and (kind is not float or math.isfinite(value)):
+                out[key] = value
+                continue
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
         if key.startswith("$"):
@@ -169,6 +175,20 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
     if size > MAX_METADATA_BYTES:
         raise InvalidArgumentError(f"{what} is {size} bytes; at most {MAX_METADATA_BYTES} bytes per record")
     return out
+
+
+def dense_matrix(records: Sequence[Record], dimension: int) -> None:
+    """Validate all records' dense values at once (fast path); per record only to name an error."""
+    try:
+        mat = np.asarray([r.values for r in records], dtype=np.float32)
+    except (TypeError, ValueError):
+        mat = None
+    if mat is not None and mat.ndim == 2 and mat.shape[1] == dimension and np.isfinite(mat).all():
+        for i, rec in enumerate(records):
+            rec.values = mat[i]
+        return
+    for i, rec in enumerate(records):
+        rec.values = dense_vector(rec.values, dimension, f"vectors[{i}].values")
 
 
 def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
