@@ -142,11 +142,11 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         kind = type(value)
-        if (kind is str or kind is int or kind is float or kind is bool) and type(key) is str and key:
-            # The common case, checked cheaply; everything else takes the careful path below.
-            if key[0] != "$" and (kind is not float or math.isfinite(value)):
-                out[key] = value
-                continue
+        # The common case, checked cheaply; everything else takes the careful path below.
+        plain = kind is str or kind is int or kind is bool or (kind is float and math.isfinite(value))
+        if plain and type(key) is str and key and key[0] != "$":
+            out[key] = value
+            continue
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
         if key.startswith("$"):
