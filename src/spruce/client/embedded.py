@@ -299,7 +299,7 @@ class Index:
                 return
 
     def describe_namespace(self, namespace: str) -> Obj:
-        return namespace_obj(self._svc.describe_namespace(namespace))
+        return namespace_obj(self._svc.describe_namespace(_ns_in(namespace)))
 
     def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None) -> Obj:
         fields: list[str] = []
@@ -308,12 +308,20 @@ class Index:
         return namespace_obj(self._svc.create_namespace(name, fields))
 
     def delete_namespace(self, namespace: str) -> Obj:
-        self._svc.delete_namespace(namespace)
+        self._svc.delete_namespace(_ns_in(namespace))
         return Obj()
 
     def flush(self) -> None:
         """Seal memtables and wait for segments and ANN indexes (useful before benchmarks)."""
         self._svc.store.flush()
+
+
+DEFAULT_NAMESPACE_NAME = "__default__"
+
+
+def _ns_in(name: str) -> str:
+    """The namespaces API names the default namespace `__default__`, as Pinecone's does."""
+    return "" if name == DEFAULT_NAMESPACE_NAME else name
 
 
 def _to_record(v: Any, i: int) -> Record:

@@ -8,20 +8,65 @@ from typing import Any
 from spruce.types import IndexInfo, IndexStats, Match, NamespaceInfo, Record, SparseVector
 
 
-class Obj(dict[str, Any]):
-    """A dict whose keys are also attributes (`res.matches` and `res["matches"]`)."""
+class Obj:
+    """A response value with attribute access (`res.matches`) and key access (`res["matches"]`).
+
+    Not a dict subclass on purpose: SDK code reads `match.values` and `vector.values`, which a dict
+    would shadow with its `values()` method.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, **fields: Any) -> None:
+        object.__setattr__(self, "_data", fields)
 
     def __getattr__(self, name: str) -> Any:
+        data = object.__getattribute__(self, "_data")
         try:
-            return self[name]
+            return data[name]
         except KeyError:
             raise AttributeError(name) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
+        self._data[name] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.to_dict() if isinstance(v, Obj) else v) for k, v in self.items()}
+        return {k: _plain(v) for k, v in self._data.items()}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Obj):
+            return self.to_dict() == other.to_dict()
+        if isinstance(other, dict):
+            return self.to_dict() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._data.items())
+        return f"{type(self).__name__}({inner})"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Obj):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def sparse_obj(sv: SparseVector | None) -> Obj | None:
@@ -61,7 +106,8 @@ def stats_obj(stats: IndexStats) -> Obj:
 
 
 def namespace_obj(info: NamespaceInfo) -> Obj:
-    return Obj(name=info.name, record_count=info.record_count)
+    # The namespaces API calls the default namespace "__default__" (Pinecone's name for it).
+    return Obj(name=info.name or "__default__", record_count=info.record_count)
 
 
 class IndexModel(Obj):

@@ -66,6 +66,10 @@ class Store:
             # memtable (searched exactly) would grow far past its size limit meanwhile.
             self._worker = _Worker(self, "spruce-checkpoint")
             self._ann_worker = _Worker(self, "spruce-ann")
+        # Segments whose HNSW build had not finished (or was cut short by a close or crash).
+        for ns in list(self._namespaces.values()):
+            for block in ns.sealed:
+                self._schedule_ann(block)
 
     # -- opening ----------------------------------------------------------------------------------
     def _block_id(self) -> int:
@@ -331,11 +335,10 @@ class Store:
                     # Serve the sealed rows from the page cache instead of the heap copy.
                     seg = root / f"{block.block_id:012d}" / "vectors.npy"
                     block.dense = np.load(seg, mmap_mode="r", allow_pickle=False)
-                for block_id, name in alive_files.items():
-                    for ns in self._namespaces.values():
-                        for b in ns.sealed:
-                            if b.block_id == block_id:
-                                b.alive_file = name
+                # The snapshot's own blocks, not a lookup in the live namespaces: a namespace
+                # dropped since the snapshot still has its blocks named in the manifest just written.
+                for block, _ in dirty:
+                    block.alive_file = alive_files[block.block_id]
             self._wal.truncate_before(lsn + 1)
             self._sweep_alive_files(layout)
         for block in new_blocks:
