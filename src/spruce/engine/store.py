@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -412,9 +413,15 @@ class Store:
 
     def wait_idle(self, timeout: float = 600.0) -> None:
         """Block until background work (checkpoints, ANN builds, compaction) is done."""
-        for worker in (self._worker, self._ann_worker, self._worker):
-            if worker is not None:
-                worker.wait_idle(timeout)
+        workers = [w for w in (self._worker, self._ann_worker) if w is not None]
+        deadline = time.monotonic() + timeout
+        # Each worker can queue work for the other (a checkpoint schedules HNSW builds), so wait
+        # until both are idle at the same time.
+        while workers and time.monotonic() < deadline:
+            for worker in workers:
+                worker.wait_idle(max(0.0, deadline - time.monotonic()))
+            if all(w.idle() for w in workers):
+                return
 
     def flush(self) -> None:
         """Seal every memtable now and wait for segments and ANN indexes (benchmarks, tests, close)."""
@@ -521,6 +528,10 @@ class _Worker:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._queue and not self._busy
 
     def wait_idle(self, timeout: float) -> None:
         with self._cond:

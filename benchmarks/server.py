@@ -1,0 +1,250 @@
+"""Server benchmark: the official pinecone 10.2.0 SDK over REST against `spruce serve`, vs the embedded
+`spruce.Client` doing the same work in the same run.
+
+    python benchmarks/server.py [--n 100000] [--dim 768] [--queries 300] [--fetches 300]
+
+Phases run one at a time so the server and the embedded engine never compete for the CPU:
+  1. server on dir A: SDK upsert, 1,000-record batches, 8 concurrent requests;
+  2. embedded on dir B: the same upsert (8 threads, 1,000-record batches);
+  3. embedded on dir A: flush (seal, build ANN indexes) so both sides query identical, settled data;
+  4. server on dir A: SDK query at 1 and 8 concurrent clients, fetch of 10 ids;
+  5. embedded on dir A: the same queries and fetches.
+A 768-d vector is ~14 KB of JSON, so 1,000-record batches exceed the 2 MiB default body limit (which
+matches Pinecone's); the server is started with --max-body-bytes 64 MiB for this benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from pinecone import Pinecone, ServerlessSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import clustered
+
+import spruce
+
+INDEX = "bench"
+BATCH = 1000
+CONCURRENCY = 8
+
+
+class Server:
+    def __init__(self, data: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(self.port)]
+        cmd += ["--max-body-bytes", str(64 * 1024 * 1024), "--log-level", "warning"]
+        self.log = data.parent / "server.log"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(120)
+
+
+def progress(message: str) -> None:
+    # Each figure is printed as soon as it exists, so a long run that is cut short still reports.
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentiles(samples: Sequence[float]) -> tuple[float, float]:
+    arr = np.asarray(samples) * 1000.0
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def run_concurrent(n_workers: int, per_worker: Callable[[int], list[float]]) -> list[float]:
+    with ThreadPoolExecutor(n_workers) as pool:
+        results = list(pool.map(per_worker, range(n_workers)))
+    return [x for r in results for x in r]
+
+
+def timed_calls(calls: int, fn: Callable[[int], Any]) -> list[float]:
+    out = []
+    for i in range(calls):
+        t = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def upsert_embedded(path: Path, vectors: np.ndarray[Any, Any], ids: list[str], dim: int) -> float:
+    with spruce.Client(path=path) as client:
+        client.create_index(INDEX, dimension=dim, metric="cosine")
+        idx = client.Index(INDEX)
+        chunks = [(ids[i : i + BATCH], vectors[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
+        lock = threading.Lock()
+        todo = list(range(len(chunks)))
+
+        def worker(_: int) -> list[float]:
+            while True:
+                with lock:
+                    if not todo:
+                        return []
+                    c = todo.pop()
+                cid, cvec = chunks[c]
+                idx.upsert(vectors=list(zip(cid, cvec, strict=True)))
+
+        t = time.perf_counter()
+        run_concurrent(CONCURRENCY, worker)
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--queries", type=int, default=300, help="queries per client")
+    ap.add_argument("--fetches", type=int, default=300)
+    args = ap.parse_args()
+
+    print(f"generating {args.n} x {args.dim} clustered vectors ...", flush=True)
+    ds = clustered(args.n, args.dim, max(args.queries, 50))
+    ids = ds.ids(0, ds.n)
+    rows: list[tuple[str, str, str]] = []
+    root = Path(tempfile.mkdtemp(prefix="spruce-bench-"))
+    try:
+        server_dir, embedded_dir = root / "server", root / "embedded"
+
+        # 1. SDK upsert
+        items = [(ids[i], ds.vectors[i].tolist()) for i in range(ds.n)]
+        server = Server(server_dir)
+        try:
+            pc = Pinecone(api_key="k", host=server.url)
+            pc.create_index(
+                name=INDEX,
+                dimension=ds.dim,
+                metric="cosine",
+                spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+            )
+            host = pc.describe_index(INDEX).host
+            idx = pc.Index(host=host)
+            t = time.perf_counter()
+            res = idx.upsert(
+                vectors=items, batch_size=BATCH, max_concurrency=CONCURRENCY, show_progress=False, timeout=300
+            )
+            sdk_upsert = time.perf_counter() - t
+            assert res.upserted_count == ds.n, res
+            progress(f"SDK upsert: {ds.n / sdk_upsert:,.0f} vectors/s")
+        finally:
+            server.stop()
+        del items
+
+        # 2. embedded upsert
+        emb_upsert = upsert_embedded(embedded_dir, ds.vectors, ids, ds.dim)
+        progress(f"embedded upsert: {ds.n / emb_upsert:,.0f} vectors/s")
+        shutil.rmtree(embedded_dir)
+        rows.append(
+            (
+                f"upsert {BATCH}/batch x{CONCURRENCY} (vectors/s)",
+                f"{ds.n / sdk_upsert:,.0f}",
+                f"{ds.n / emb_upsert:,.0f}",
+            )
+        )
+
+        # 3. settle the server's data with the embedded engine
+        with spruce.Client(path=server_dir) as client:
+            client.Index(INDEX).flush()
+
+        queries = [q.tolist() for q in ds.queries]
+        rng = np.random.default_rng(7)
+        fetch_ids = [[ids[j] for j in rng.integers(0, ds.n, 10)] for _ in range(args.fetches)]
+
+        # 4. SDK queries and fetches
+        server = Server(server_dir)
+        sdk: dict[str, tuple[float, float]] = {}
+        try:
+            for clients in (1, 8):
+
+                def sdk_worker(w: int) -> list[float]:
+                    with Pinecone(api_key="k", host=server.url) as p:
+                        index = p.Index(host=host)
+                        index.query(top_k=10, vector=queries[0])  # connect outside the timing
+                        return timed_calls(
+                            args.queries,
+                            lambda i: index.query(top_k=10, vector=queries[(i + w) % len(queries)]),
+                        )
+
+                sdk[f"query top10 x{clients}"] = percentiles(run_concurrent(clients, sdk_worker))
+                progress(f"SDK query x{clients}: p50/p99 {sdk[f'query top10 x{clients}']}")
+            with Pinecone(api_key="k", host=server.url) as p:
+                index = p.Index(host=host)
+                index.fetch(ids=fetch_ids[0])
+                sdk["fetch 10 ids x1"] = percentiles(
+                    timed_calls(args.fetches, lambda i: index.fetch(ids=fetch_ids[i]))
+                )
+        finally:
+            server.stop()
+
+        # 5. embedded queries and fetches
+        emb: dict[str, tuple[float, float]] = {}
+        with spruce.Client(path=server_dir) as client:
+            eidx = client.Index(INDEX)
+            qarr = ds.queries
+            for clients in (1, 8):
+
+                def emb_worker(w: int) -> list[float]:
+                    return timed_calls(
+                        args.queries, lambda i: eidx.query(top_k=10, vector=qarr[(i + w) % len(qarr)])
+                    )
+
+                emb_worker(0)
+                emb[f"query top10 x{clients}"] = percentiles(run_concurrent(clients, emb_worker))
+                progress(f"embedded query x{clients}: p50/p99 {emb[f'query top10 x{clients}']}")
+            emb["fetch 10 ids x1"] = percentiles(
+                timed_calls(args.fetches, lambda i: eidx.fetch(ids=fetch_ids[i]))
+            )
+
+        for name in sdk:
+            s50, s99 = sdk[name]
+            e50, e99 = emb[name]
+            rows.append((f"{name} p50 / p99 (ms)", f"{s50:.2f} / {s99:.2f}", f"{e50:.2f} / {e99:.2f}"))
+    except BaseException:
+        log = root / "server.log"
+        if log.exists():
+            print(log.read_text()[-5000:], file=sys.stderr)
+        raise
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    print()
+    print(f"n={args.n} dim={args.dim} cpus={os.cpu_count()} (client and server share the machine)")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)} | {'SDK -> server (REST)':>22} | {'embedded':>16}")
+    print(f"{'-' * width}-+-{'-' * 22}-+-{'-' * 16}")
+    for name, a, b in rows:
+        print(f"{name.ljust(width)} | {a:>22} | {b:>16}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Control-plane routes: index create, list, describe, configure, delete."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from spruce.api.rest.hosts import IndexHosts
+from spruce.api.rest.http import json_response, read_json
+from spruce.api.rest.routes import RouteSpec
+from spruce.config import ServerConfig
+from spruce.service.catalog import Catalog
+from spruce.types import IndexInfo
+from spruce.wire import index_model
+
+API_VERSION_HEADER = "x-pinecone-api-version"
+
+
+class ControlRoutes:
+    def __init__(self, catalog: Catalog, config: ServerConfig, hosts: IndexHosts) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.hosts = hosts
+
+    def routes(self) -> list[RouteSpec]:
+        return [
+            RouteSpec("GET", "/indexes", "list_indexes", "List indexes", self.list_indexes),
+            RouteSpec("POST", "/indexes", "create_index", "Create an index", self.create_index, True),
+            RouteSpec(
+                "POST",
+                "/indexes/create-for-model",
+                "create_index_for_model",
+                "Create an index with integrated embedding",
+                self.create_for_model,
+                True,
+            ),
+            RouteSpec("GET", "/indexes/{name}", "describe_index", "Describe an index", self.describe_index),
+            RouteSpec(
+                "PATCH",
+                "/indexes/{name}",
+                "configure_index",
+                "Configure an index",
+                self.configure_index,
+                True,
+            ),
+            RouteSpec("DELETE", "/indexes/{name}", "delete_index", "Delete an index", self.delete_index),
+        ]
+
+    def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
+        version = request.headers.get(API_VERSION_HEADER)
+        return json_response(index_model.index_json(info, self.hosts.host(info.name), version), status)
+
+    async def list_indexes(self, request: Request) -> Response:
+        infos = await run_in_threadpool(self.catalog.list_indexes)
+        version = request.headers.get(API_VERSION_HEADER)
+        items = [index_model.index_json(i, self.hosts.host(i.name), version) for i in infos]
+        return json_response({"indexes": items})
+
+    async def _create(self, request: Request, spec: index_model.CreateIndex) -> Response:
+        # Shallow on purpose: asdict() would turn the EmbedSpec into a dict too.
+        kwargs = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "name"}
+        name = spec.name
+        info = await run_in_threadpool(lambda: self.catalog.create_index(name, **kwargs))
+        await self.hosts.opened(info.name)
+        return self._json(request, info, 201)
+
+    async def create_index(self, request: Request) -> Response:
+        body = await read_json(request, self.config.max_body_bytes)
+        return await self._create(request, index_model.create_request(body))
+
+    async def create_for_model(self, request: Request) -> Response:
+        body = await read_json(request, self.config.max_body_bytes)
+        return await self._create(request, index_model.create_for_model_request(body))
+
+    async def describe_index(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        info = await run_in_threadpool(self.catalog.describe_index, name)
+        return self._json(request, info)
+
+    async def configure_index(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        change = index_model.configure_request(await read_json(request, self.config.max_body_bytes))
+        info = await run_in_threadpool(
+            lambda: self.catalog.configure_index(
+                name, deletion_protection=change.deletion_protection, tags=change.tags
+            )
+        )
+        return self._json(request, info)
+
+    async def delete_index(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        await run_in_threadpool(self.catalog.delete_index, name)
+        await self.hosts.closed(name)
+        return Response(status_code=202)

@@ -1,0 +1,37 @@
+"""Where each index's data plane lives. The server opens a port per index; tests use fixed names."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class IndexHosts(Protocol):
+    """Owner of the per-index endpoints, told about creates and deletes by the control plane."""
+
+    def host(self, name: str) -> str:
+        """The URL (with scheme) clients use for the index's data plane."""
+        ...
+
+    async def opened(self, name: str) -> str:
+        """Called after an index is created: start serving it and return its host."""
+        ...
+
+    async def closed(self, name: str) -> None:
+        """Called after an index is deleted: stop serving it."""
+        ...
+
+
+class StaticHosts:
+    """Hosts computed from a template and nothing to open; for in-process apps and tests."""
+
+    def __init__(self, template: str = "http://{name}.index.local") -> None:
+        self._template = template
+
+    def host(self, name: str) -> str:
+        return self._template.format(name=name)
+
+    async def opened(self, name: str) -> str:
+        return self.host(name)
+
+    async def closed(self, name: str) -> None:
+        return None

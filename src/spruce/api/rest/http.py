@@ -1,0 +1,88 @@
+"""Request/response plumbing shared by every REST route: bounded JSON bodies and error responses.
+
+Each route is wrapped by `endpoint`, which names the operation (for metrics) and turns exceptions into the
+Pinecone error body. A `SpruceError` is the client's problem and gets its mapped 4xx; anything else is a
+bug of ours: logged with the request id and answered with a 500 that carries the id, never the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from spruce.errors import InvalidArgumentError, PayloadTooLargeError, SpruceError
+from spruce.wire.errors import ErrorCode, error_body, lookup
+from spruce.wire.rest import dumps, loads
+
+log = logging.getLogger("spruce.api.rest")
+
+REQUEST_ID_KEY = "spruce.request_id"
+OPERATION_KEY = "spruce.op"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(content=dumps(value), status_code=status, media_type="application/json")
+
+
+def error_response(code: ErrorCode, message: str) -> Response:
+    return json_response(error_body(code, message), code.http_status)
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get(REQUEST_ID_KEY, "-"))
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing more than `limit` bytes whether or not Content-Length says so."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidArgumentError("Content-Length must be an integer") from None
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is {size} bytes; the limit is {limit} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return loads(b"".join(chunks))
+
+
+def endpoint(operation: str) -> Callable[[Handler], Handler]:
+    """Name a route's operation and answer its failures with Pinecone error bodies."""
+
+    def wrap(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def run(request: Request) -> Response:
+            request.scope[OPERATION_KEY] = operation
+            try:
+                return await handler(request)
+            except ClientDisconnect:
+                # The client went away mid-body; nobody will read an answer, and it is not our bug.
+                return Response(status_code=400)
+            except SpruceError as exc:
+                code = lookup(exc)
+                if code.http_status >= 500:
+                    log.error("%s failed (request %s): %s", operation, request_id(request), exc, exc_info=exc)
+                return error_response(code, exc.message)
+            except Exception as exc:
+                rid = request_id(request)
+                log.exception("internal error in %s (request %s)", operation, rid)
+                return error_response(
+                    lookup(exc), f"internal error in {operation}; see server log for request {rid}"
+                )
+
+        return run
+
+    return wrap

@@ -1,0 +1,84 @@
+"""The `spruce` command: `spruce serve` runs the Pinecone-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from spruce.api.server import serve as serve_forever
+from spruce.config import Settings
+from spruce.errors import SpruceError
+
+
+@click.group()
+def main() -> None:
+    """Spruce: a self-hosted vector database that speaks Pinecone's API."""
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="data directory (default: $SPRUCE_DATA or ./data; created if missing)",
+)
+@click.option("--port", type=int, default=None, help="control-plane port; indexes get the ports above it")
+@click.option("--host", default=None, help="address to bind (default 127.0.0.1)")
+@click.option("--api-key", "api_keys", multiple=True, help="accepted Api-Key (repeatable); none: open server")
+@click.option("--external-url", default=None, help="URL clients reach this server at, e.g. http://myhost")
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=None,
+    help="largest request body accepted (default 2 MiB, like Pinecone)",
+)
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(
+    data_dir: Path | None,
+    port: int | None,
+    host: str | None,
+    api_keys: tuple[str, ...],
+    external_url: str | None,
+    max_body_bytes: int | None,
+    log_level: str,
+) -> None:
+    """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SpruceError as exc:
+        raise click.UsageError(exc.message) from None
+    server = settings.server
+    if port is not None:
+        server = replace(server, port=port)
+    if host is not None:
+        server = replace(server, host=host)
+    if api_keys:
+        server = replace(server, api_keys=api_keys)
+    if external_url is not None:
+        server = replace(server, external_url=external_url)
+    if max_body_bytes is not None:
+        server = replace(server, max_body_bytes=max_body_bytes)
+    data = data_dir or settings.data_dir or Path("./data")
+    settings = replace(settings, data_dir=data, server=server)
+
+    def ready(url: str) -> None:
+        click.echo(f"Spruce is serving on {url} (data: {data})")
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve_forever(settings, ready))
+    except SpruceError as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

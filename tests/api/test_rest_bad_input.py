@@ -1,0 +1,160 @@
+"""A barrage of malformed requests: each gets a clear 4xx in Pinecone's error shape, and none changes data."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from spruce.api.rest import create_index_app
+from spruce.config import ServerConfig
+from spruce.service.catalog import Catalog
+
+pytestmark = pytest.mark.anyio
+
+OK = [{"id": "a", "values": [1, 0, 0], "metadata": {"g": "x"}}, {"id": "b", "values": [0, 1, 0]}]
+
+# (method, path, json body or raw bytes, expected status, a word the message must contain)
+BAD: list[tuple[str, str, object, int, str]] = [
+    ("POST", "/vectors/upsert", b"{", 400, "JSON"),
+    ("POST", "/vectors/upsert", b"\xff\xfe", 400, "JSON"),
+    ("POST", "/vectors/upsert", [], 400, "object"),
+    ("POST", "/vectors/upsert", {}, 400, "vectors"),
+    ("POST", "/vectors/upsert", {"vectors": "a"}, 400, "vectors"),
+    ("POST", "/vectors/upsert", {"vectors": [{"values": [1, 2, 3]}]}, 400, "vectors[0].id"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [1, 2]}]}, 400, "dimension"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": ["1", 2, 3]}]}, 400, "values"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [True, 2, 3]}]}, 400, "values"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [[1], [2], [3]]}]}, 400, "values"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [1e39, 2, 3]}]}, 400, "finite"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": []}]}, 400, "values or sparseValues"),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3], "metadata": [1]}]},
+        400,
+        "metadata",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3], "metadata": {"n": {"x": 1}}}]},
+        400,
+        "metadata",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {
+            "vectors": [
+                {"id": "a", "values": [1, 2, 3], "sparseValues": {"indices": [1, 1], "values": [1, 2]}}
+            ]
+        },
+        400,
+        "indices",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3], "sparseValues": {"indices": [-1], "values": [1]}}]},
+        400,
+        "indices",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3], "sparseValues": {"indices": [1], "values": [1, 2]}}]},
+        400,
+        "same length",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": f"x{i}", "values": [1, 0, 0]} for i in range(1001)]},
+        400,
+        "1000",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3]}], "namespace": 5},
+        400,
+        "namespace",
+    ),
+    ("POST", "/query", {"vector": [1, 0, 0]}, 400, "topK"),
+    ("POST", "/query", {"topK": 0, "vector": [1, 0, 0]}, 400, "topK"),
+    ("POST", "/query", {"topK": 10001, "vector": [1, 0, 0]}, 400, "topK"),
+    ("POST", "/query", {"topK": "3", "vector": [1, 0, 0]}, 400, "topK"),
+    ("POST", "/query", {"topK": 3}, 400, "vector"),
+    ("POST", "/query", {"topK": 3, "vector": [1, 0]}, 400, "dimension"),
+    ("POST", "/query", {"topK": 3, "vector": [1, 0, 0], "id": "a"}, 400, "id"),
+    ("POST", "/query", {"topK": 3, "vector": [1, 0, 0], "filter": "x"}, 400, "filter"),
+    ("POST", "/query", {"topK": 3, "vector": [1, 0, 0], "filter": {"g": {"$regex": "x"}}}, 400, "$regex"),
+    ("POST", "/query", {"topK": 3, "vector": [1, 0, 0], "includeValues": "yes"}, 400, "includeValues"),
+    ("POST", "/vectors/update", {"values": [1, 0, 0]}, 400, "id or filter"),
+    ("POST", "/vectors/update", {"id": "a", "filter": {"g": "x"}}, 400, "id or filter"),
+    ("POST", "/vectors/update", {"filter": {"g": "x"}, "values": [1, 0, 0]}, 400, "filter"),
+    ("POST", "/vectors/update", {"id": "a", "values": [1, 0]}, 400, "dimension"),
+    ("POST", "/vectors/delete", {}, 400, "exactly one"),
+    ("POST", "/vectors/delete", {"ids": ["a"], "deleteAll": True}, 400, "exactly one"),
+    ("POST", "/vectors/delete", {"filter": {}}, 400, "filter"),
+    ("POST", "/vectors/delete", {"ids": "a"}, 400, "ids"),
+    ("POST", "/vectors/delete", {"ids": [1]}, 400, "ids"),
+    ("GET", "/vectors/list?limit=abc", None, 400, "limit"),
+    ("GET", "/vectors/list?limit=0", None, 400, "limit"),
+    ("GET", "/vectors/fetch", None, 400, "ids"),
+    ("POST", "/vectors/fetch_by_metadata", {"limit": 0}, 400, "limit"),
+    ("POST", "/describe_index_stats", {"filter": 3}, 400, "filter"),
+    ("POST", "/namespaces", {}, 400, "name"),
+    (
+        "POST",
+        "/namespaces",
+        {"name": "n", "schema": {"fields": {"g": {"filterable": "yes"}}}},
+        400,
+        "filterable",
+    ),
+    ("GET", "/namespaces/nope", None, 404, "nope"),
+    ("DELETE", "/namespaces/nope", None, 404, "nope"),
+    ("POST", "/vectors/nope", {}, 404, "no route"),
+    ("GET", "/vectors/upsert", None, 405, "not allowed"),
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_malformed_requests_leave_data_unchanged() -> None:
+    catalog = Catalog(None)
+    catalog.create_index("idx", dimension=3)
+    app = create_index_app(catalog, "idx", ServerConfig())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://idx.test"
+    ) as client:
+        assert (await client.post("/vectors/upsert", json={"vectors": OK})).status_code == 200
+        before = (await client.get("/vectors/fetch?ids=a&ids=b")).json()
+        failures = []
+        for method, path, body, status, needle in BAD:
+            if isinstance(body, bytes):
+                r = await client.request(
+                    method, path, content=body, headers={"content-type": "application/json"}
+                )
+            elif body is None:
+                r = await client.request(method, path)
+            else:
+                r = await client.request(method, path, json=body)
+            ok = r.status_code == status
+            try:
+                err = r.json()
+                ok = ok and set(err) == {"error", "status"} and err["status"] == status
+                ok = ok and needle.lower() in err["error"]["message"].lower() and bool(err["error"]["code"])
+            except ValueError:
+                ok = False
+            ok = ok and bool(r.headers.get("x-request-id"))
+            if not ok:
+                failures.append(f"{method} {path} {str(body)[:80]} -> {r.status_code} {r.text[:200]}")
+        assert not failures, "\n".join(failures)
+        after = (await client.get("/vectors/fetch?ids=a&ids=b")).json()
+        assert after == before
+        stats = (await client.post("/describe_index_stats", json={})).json()
+        assert stats["totalVectorCount"] == 2 and stats["namespaces"] == {"": {"vectorCount": 2}}
