@@ -2,6 +2,7 @@
 open time and peak RSS, on deterministic clustered synthetic data.
 
     python benchmarks/engine.py [--n 100000] [--dim 768] [--queries 500] [--quick] [--memory]
+                                [--memtable-rows N] [--json out.json] [--keep] [--dir PARENT]
 
 The machine is shared and noisy, so every figure that has a target is reported as a ratio against a
 baseline measured in the same run: upserts against a raw fsync'd append of the same bytes, queries

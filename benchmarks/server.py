@@ -237,13 +237,18 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
+    print_table(args, rows, "SDK -> server (REST)", "embedded")
+
+
+def print_table(args: argparse.Namespace, rows: list[tuple[str, str, str]], left: str, right: str) -> None:
     print()
     print(f"n={args.n} dim={args.dim} cpus={os.cpu_count()} (client and server share the machine)")
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)} | {'SDK -> server (REST)':>22} | {'embedded':>16}")
-    print(f"{'-' * width}-+-{'-' * 22}-+-{'-' * 16}")
+    lw, rw = max(len(left), 16), max(len(right), 16)
+    print(f"{'measure'.ljust(width)} | {left:>{lw}} | {right:>{rw}}")
+    print(f"{'-' * width}-+-{'-' * lw}-+-{'-' * rw}")
     for name, a, b in rows:
-        print(f"{name.ljust(width)} | {a:>22} | {b:>16}")
+        print(f"{name.ljust(width)} | {a:>{lw}} | {b:>{rw}}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ figures include that hop.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -31,7 +30,7 @@ from pinecone import Pinecone, ServerlessSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import clustered
-from server import BATCH, CONCURRENCY, Server, percentiles, run_concurrent, timed_calls
+from server import BATCH, CONCURRENCY, Server, percentiles, print_table, run_concurrent, timed_calls
 
 import spruce
 
@@ -165,13 +164,7 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    print()
-    print(f"n={args.n} dim={args.dim} cpus={os.cpu_count()} (client and server share the machine)")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)} | {'SDK REST':>16} | {'SDK gRPC':>16}")
-    print(f"{'-' * width}-+-{'-' * 16}-+-{'-' * 16}")
-    for name, a, b in rows:
-        print(f"{name.ljust(width)} | {a:>16} | {b:>16}")
+    print_table(args, rows, "SDK REST", "SDK gRPC")
 
 
 if __name__ == "__main__":

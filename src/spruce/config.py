@@ -21,7 +21,9 @@ class EngineConfig:
     )
     hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree (M)"})
     hnsw_ef_construction: int = field(default=100, metadata={"help": "HNSW efConstruction"})
-    hnsw_ef_search: int = field(default=96, metadata={"help": "HNSW efSearch for unfiltered queries"})
+    hnsw_ef_search: int = field(
+        default=256, metadata={"help": "HNSW efSearch for unfiltered queries (recall@10 >= 0.99 on our sets)"}
+    )
     exact_filter_max_rows: int = field(
         default=4_000, metadata={"help": "filtered queries with fewer allowed rows are scored exactly"}
     )

@@ -97,7 +97,7 @@ def test_reopen_after_checkpoint_keeps_everything_and_reuses_hnsw(db: Path, coun
         other = index.fetch(ids=[f"id{i:05d}" for i in range(50)], namespace="other").vectors
         assert count_builds, "no HNSW was built: the test would not check reuse"
     graphs = hnsw_files(db)
-    assert len(graphs) >= 2
+    assert graphs, "no saved HNSW graph: reuse would not be checked"  # compaction may merge to one
     builds_before = len(count_builds)
 
     with spruce.Client(path=db, config=CONFIG) as client:

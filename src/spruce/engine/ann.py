@@ -48,6 +48,17 @@ class AnnIndex:
         index.add(_as_faiss_input(vectors, metric))
         return cls(index, metric)
 
+    def extended(self, extra: FloatArray) -> AnnIndex:
+        """A copy of this index with `extra` added after its rows, so labels continue in row order.
+
+        Compaction uses it to keep the largest input's graph instead of rebuilding it: inserting only
+        the smaller inputs costs a fraction of a full build.
+        """
+        clone = faiss.deserialize_index(faiss.serialize_index(self._index))
+        if len(extra):
+            clone.add(_as_faiss_input(np.asarray(extra), self.metric))
+        return AnnIndex(clone, self.metric)
+
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         faiss.write_index(self._index, str(tmp))

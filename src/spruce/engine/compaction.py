@@ -9,6 +9,7 @@ crash, which re-applies exactly those deaths.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,26 +21,47 @@ if TYPE_CHECKING:
     from spruce.engine.store import Store
 
 _DEAD_FRACTION = 0.5
+_FANIN = 4  # segments of one size tier merged at a time: each row is rewritten ~log4(n / memtable) times
+_MAX_ROUNDS = 8
 
 
-def _pick(blocks: list[RowBlock], max_segments: int) -> list[RowBlock]:
-    persisted = [b for b in blocks if b.persisted or b.n > 0]
-    dead_heavy = [b for b in persisted if b.n and b.live_count < (1 - _DEAD_FRACTION) * b.n]
-    if len(persisted) <= max_segments:
-        return dead_heavy if dead_heavy else []
-    by_size = sorted(persisted, key=lambda b: b.live_count)
-    extra = len(persisted) - max_segments // 2
-    chosen = {b.block_id: b for b in by_size[: max(extra, 2)]}
-    for b in dead_heavy:
-        chosen[b.block_id] = b
-    return list(chosen.values())
+def _tier(live: int, memtable_rows: int) -> int:
+    if live <= memtable_rows:
+        return 0
+    return int(math.log(live / max(memtable_rows, 1), _FANIN))
+
+
+def _pick(blocks: list[RowBlock], memtable_rows: int, max_segments: int) -> list[RowBlock]:
+    """Tiered merging: merge when a size tier holds _FANIN segments; also rewrite mostly-dead ones.
+
+    Fewer, larger segments mean fewer HNSW searches per query; tiers keep the total rewrite cost
+    logarithmic instead of quadratic in the namespace size.
+    """
+    candidates = [b for b in blocks if b.n > 0]
+    dead_heavy = [b for b in candidates if b.live_count < (1 - _DEAD_FRACTION) * b.n]
+    tiers: dict[int, list[RowBlock]] = {}
+    for b in candidates:
+        tiers.setdefault(_tier(b.live_count, memtable_rows), []).append(b)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= _FANIN:
+            chosen = {b.block_id: b for b in tiers[tier]}
+            chosen.update((b.block_id, b) for b in dead_heavy)
+            return list(chosen.values())
+    if dead_heavy:
+        return dead_heavy
+    if len(candidates) > max_segments:
+        by_size = sorted(candidates, key=lambda b: b.live_count)
+        return by_size[: max(2, len(candidates) - max_segments + 1)]
+    return []
 
 
 def compact_namespaces(store: Store) -> int:
-    """Compact every namespace that needs it; returns how many merges were done."""
+    """Compact every namespace until no tier is full; returns how many merges were done."""
     done = 0
     for name in list(store.namespaces):
-        if compact_namespace(store, name):
+        for _ in range(_MAX_ROUNDS):
+            if not compact_namespace(store, name):
+                break
             done += 1
     return done
 
@@ -52,24 +74,37 @@ def compact_namespace(store: Store, name: str, force: bool = False) -> bool:
                 return False
             if store.path is not None and any(not b.persisted for b in ns.sealed):
                 return False
-            old = (
-                list(ns.sealed)
-                if force and len(ns.sealed) > 1
-                else _pick(ns.sealed, store.config.compaction_min_segments)
-            )
+            if force and len(ns.sealed) > 1:
+                old = list(ns.sealed)
+            else:
+                old = _pick(ns.sealed, store.config.memtable_max_rows, store.config.compaction_min_segments)
             if not old:
                 return False
+            # Keep the graph of the largest input with no dead rows: its rows go first, unchanged, so
+            # its HNSW labels stay valid and only the other inputs are inserted.
+            base = max(
+                (b for b in old if b.ann is not None and b.live_count == b.n),
+                key=lambda b: b.n,
+                default=None,
+            )
+            ordered = ([base] if base is not None else []) + [b for b in old if b is not base]
             new = RowBlock(store.dimension, block_id=store.new_block_id())
-            for block in old:
-                for row in np.flatnonzero(block.alive[: block.n]):
-                    new.append(block.record(int(row)))
+            for block in ordered:
+                rows = np.flatnonzero(block.alive[: block.n])
+                if len(rows):
+                    new.extend([block.record(int(r)) for r in rows])
+            base_rows = base.n if base is not None else 0
+            base_ann = base.ann if base is not None else None
             new.sealed = True
         if store.path is not None and new.n:
             seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True
             new.dense = np.load(seg_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         if new.n >= store.config.ann_min_rows and store.dimension:
-            store.build_ann(new)
+            if base_ann is not None:
+                store.attach_ann(new, base_ann.extended(new.dense[base_rows : new.n]))
+            else:
+                store.build_ann(new)
         with store.lock:
             ns = store.namespaces.get(name)
             if ns is None:

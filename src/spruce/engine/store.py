@@ -399,6 +399,10 @@ class Store:
             m=self.config.hnsw_m,
             ef_construction=self.config.hnsw_ef_construction,
         )
+        self.attach_ann(block, index)
+
+    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None:
+        """Save the block's HNSW graph beside its segment (if it has one) and start using it."""
         if self.path is not None and block.persisted:
             path = self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
             if path.parent.exists():
