@@ -352,15 +352,10 @@ def _to_record(v: Any, i: int) -> Record:
         )
     if sparse is not None and not isinstance(sparse, SparseVector | Mapping) and hasattr(sparse, "indices"):
         sparse = {"indices": sparse.indices, "values": sparse.values}
-    arr = None
-    if values is not None:
-        try:
-            arr = np.asarray(values, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"vectors[{i}].values must be a list of numbers") from None
-        if arr.ndim == 1 and len(arr) == 0:
-            arr = None
-    return Record(id=rid, values=arr, sparse_values=sparse, metadata=meta)
+    if isinstance(values, list | tuple | np.ndarray) and len(values) == 0:
+        values = None  # sparse-only records send `values: []`
+    # Values stay as given: the service converts the whole batch to one float32 matrix at once.
+    return Record(id=rid, values=values, sparse_values=sparse, metadata=meta)
 
 
 def _spec_location(spec: Any) -> tuple[str, str]:

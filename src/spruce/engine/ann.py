@@ -12,15 +12,18 @@ never leaks into results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
+from spruce.errors import ClosedError
 from spruce.types import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
+_BUILD_CHUNK = 8192
 IntArray = npt.NDArray[np.int64]
 
 
@@ -40,12 +43,25 @@ class AnnIndex:
         self.ntotal = int(index.ntotal)
 
     @classmethod
-    def build(cls, vectors: FloatArray, metric: str, *, m: int, ef_construction: int) -> AnnIndex:
+    def build(
+        cls,
+        vectors: FloatArray,
+        metric: str,
+        *,
+        m: int,
+        ef_construction: int,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> AnnIndex:
+        """Build in chunks so a closing store can stop a long build between them (a faiss call
+        still running when the interpreter exits aborts the process)."""
         d = vectors.shape[1]
         faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
         index = faiss.IndexHNSWFlat(d, m, faiss_metric)
         index.hnsw.efConstruction = ef_construction
-        index.add(_as_faiss_input(vectors, metric))
+        for start in range(0, len(vectors), _BUILD_CHUNK):
+            if cancelled():
+                raise ClosedError("HNSW build cancelled: the store is closing")
+            index.add(_as_faiss_input(vectors[start : start + _BUILD_CHUNK], metric))
         return cls(index, metric)
 
     def extended(self, extra: FloatArray) -> AnnIndex:

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 
 from spruce.errors import WalCorruptionError
-from spruce.types import Record, SparseVector
+from spruce.types import FloatArray, Record, SparseVector
 
 PUT, DELETE, DROP_NAMESPACE, CREATE_NAMESPACE = 1, 2, 3, 4
 _HEAD = struct.Struct("<BI")
@@ -34,9 +34,12 @@ class Op:
     namespace: str
     records: list[Record]
     ids: list[str]
+    dense: FloatArray | None = None  # the records' values stacked, when the caller has them
 
 
-def encode_put(namespace: str, records: Sequence[Record], dimension: int) -> bytes:
+def encode_put(
+    namespace: str, records: Sequence[Record], dimension: int, dense: FloatArray | None = None
+) -> bytes:
     has_dense = dimension > 0
     nnz = [0 if r.sparse_values is None else len(r.sparse_values.indices) for r in records]
     header = orjson.dumps(
@@ -50,13 +53,12 @@ def encode_put(namespace: str, records: Sequence[Record], dimension: int) -> byt
     )
     parts = [_HEAD.pack(PUT, len(header)), header]
     if has_dense:
-        dense = np.empty((len(records), dimension), dtype="<f4")
-        for i, r in enumerate(records):
-            if r.values is None:
-                dense[i] = 0.0
-            else:
-                dense[i] = r.values
-        parts.append(dense.tobytes())
+        if dense is None:
+            dense = np.zeros((len(records), dimension), dtype="<f4")
+            for i, r in enumerate(records):
+                if r.values is not None:
+                    dense[i] = r.values
+        parts.append(np.ascontiguousarray(dense, dtype="<f4").tobytes())
     if any(nnz):
         parts.append(
             np.concatenate([r.sparse_values.indices for r in records if r.sparse_values is not None])

@@ -14,7 +14,7 @@ import numpy as np
 
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import BlockView
-from spruce.types import Record
+from spruce.types import FloatArray, Record
 
 
 class Namespace:
@@ -49,7 +49,7 @@ class Namespace:
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------
-    def put(self, records: Sequence[Record]) -> None:
+    def put(self, records: Sequence[Record], dense: FloatArray | None = None) -> None:
         mt = self.memtable
         locations = self.locations
         for rec in records:
@@ -58,7 +58,7 @@ class Namespace:
                 old[0].kill(old[1])
             else:
                 self._sorted_ids = None
-        first = mt.extend(records)
+        first = mt.extend(records, dense)
         for i, rec in enumerate(records):
             locations[rec.id] = (mt, first + i)
 

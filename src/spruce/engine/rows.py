@@ -96,21 +96,28 @@ class RowBlock:
         alive[:n] = self.alive[:n]
         self.alive = alive
 
-    def extend(self, records: Sequence[Record]) -> int:
-        """Append records as new rows; returns the first new row number."""
+    def extend(self, records: Sequence[Record], dense: FloatArray | None = None) -> int:
+        """Append records as new rows; returns the first new row number.
+
+        `dense`, when given, is the records' values already stacked in order (saves a copy).
+        """
         assert not self.sealed
         first = self.n
         k = len(records)
         self._reserve(first + k)
         end = first + k
         if self.dimension:
-            zero = np.zeros(self.dimension, dtype=np.float32)
-            block = np.stack([zero if r.values is None else r.values for r in records])
-            self.dense[first:end] = block
-            self.sq_norms[first:end] = np.einsum("ij,ij->i", block, block)
+            if dense is None:
+                zero = np.zeros(self.dimension, dtype=np.float32)
+                dense = np.stack([zero if r.values is None else r.values for r in records])
+            self.dense[first:end] = dense
+            self.sq_norms[first:end] = np.einsum("ij,ij->i", dense, dense)
         metas = [r.metadata for r in records]
-        for r in records:
-            self.sparse.append(r.sparse_values)
+        if any(r.sparse_values is not None for r in records):
+            for r in records:
+                self.sparse.append(r.sparse_values)
+        else:
+            self.sparse.extend_empty(k)
         self.metadata.extend(metas)
         if self._columns is not None:
             self._columns.extend(metas)

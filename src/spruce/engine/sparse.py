@@ -60,6 +60,13 @@ class SparseRows:
         self._n += 1
         self._indptr[self._n] = self._nnz
 
+    def extend_empty(self, k: int) -> None:
+        """Append k rows without sparse values."""
+        if self._n + k + 1 > len(self._indptr):
+            self._indptr = _grow(self._indptr, self._n + k + 1)
+        self._indptr[self._n + 1 : self._n + k + 1] = self._nnz
+        self._n += k
+
     def get(self, row: int) -> SparseVector | None:
         a, b = int(self._indptr[row]), int(self._indptr[row + 1])
         if a == b:

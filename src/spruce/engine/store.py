@@ -35,7 +35,7 @@ from spruce.engine.search import QuerySpec, merge_top_k, search_block
 from spruce.engine.segment import read_segment, write_alive, write_segment
 from spruce.engine.wal import Wal
 from spruce.errors import ClosedError, CorruptionError
-from spruce.types import Match, Record
+from spruce.types import FloatArray, Match, Record
 
 log = logging.getLogger("spruce.engine")
 
@@ -57,6 +57,7 @@ class Store:
         self._applied_lsn = 0
         self._checkpoint_seq = 0
         self._closed = False
+        self._closing = False  # set first in close(), so long background builds stop early
         self._wal: Wal | None = None
         self._worker: _Worker | None = None
         self._ann_worker: _Worker | None = None
@@ -136,7 +137,7 @@ class Store:
         if op.code == codec.PUT:
             ns = self._ns(op.namespace, create=True)
             assert ns is not None
-            ns.put(op.records)
+            ns.put(op.records, op.dense)
         elif op.code == codec.DELETE:
             ns = self._ns(op.namespace, create=False)
             if ns is not None:
@@ -176,11 +177,12 @@ class Store:
             return True
         return self._wal is not None and self._wal.size_bytes > _WAL_CHECKPOINT_BYTES
 
-    def put(self, namespace: str, records: Sequence[Record]) -> None:
+    def put(self, namespace: str, records: Sequence[Record], dense: FloatArray | None = None) -> None:
+        """Upsert whole records; `dense` optionally holds their values stacked in order."""
         if not records:
             return
-        payload = codec.encode_put(namespace, records, self.dimension) if self.path else b""
-        self._write(payload, codec.Op(codec.PUT, namespace, list(records), []))
+        payload = codec.encode_put(namespace, records, self.dimension, dense) if self.path else b""
+        self._write(payload, codec.Op(codec.PUT, namespace, list(records), [], dense))
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         payload = codec.encode_ids(codec.DELETE, namespace, ids) if self.path else b""
@@ -398,6 +400,7 @@ class Store:
             self.metric,
             m=self.config.hnsw_m,
             ef_construction=self.config.hnsw_ef_construction,
+            cancelled=lambda: self._closing,
         )
         self.attach_ann(block, index)
 
@@ -446,6 +449,7 @@ class Store:
     def close(self) -> None:
         if self._closed:
             return
+        self._closing = True
         for worker in (self._worker, self._ann_worker):
             if worker is not None:
                 worker.stop()

@@ -8,10 +8,12 @@ directory, so a crash in between leaves at most an orphan directory, which the n
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import shutil
 import threading
+import weakref
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,16 @@ from spruce.service import validation as v
 from spruce.service.data import IndexService
 from spruce.types import EmbedSpec, IndexInfo
 
+_OPEN: weakref.WeakSet[Catalog] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_catalogs() -> None:
+    # Background HNSW builds must stop before the interpreter tears down, or faiss aborts the process.
+    for catalog in list(_OPEN):
+        catalog.close()
+
+
 CATALOG_FORMAT = "spruce-catalog"
 CATALOG_VERSION = 1
 
@@ -53,6 +65,7 @@ class Catalog:
             self._lock_fd = _lock_directory(self.path)
             (self.path / "indexes").mkdir(exist_ok=True)
             self._load()
+        _OPEN.add(self)
 
     # -- persistence ------------------------------------------------------------------------------
     def _load(self) -> None:

@@ -60,16 +60,18 @@ class IndexService:
             if rec.sparse_values is not None:
                 rec.sparse_values = v.sparse_vector(rec.sparse_values, f"vectors[{i}].sparse_values")
         v.check_records(records, self._dimension, self.info.vector_type)
-        if self._dimension:
-            v.dense_matrix(records, self._dimension)
-        else:
+        dense = v.dense_matrix(records, self._dimension) if self._dimension else None
+        if not self._dimension:
             for rec in records:
                 rec.values = None
         seen: dict[str, Record] = {}
         for i, rec in enumerate(records):
             rec.metadata = v.metadata(rec.metadata, f"vectors[{i}].metadata")
             seen[rec.id] = rec  # the last of duplicate ids in one batch wins, as a sequence of upserts would
-        self.store.put(namespace, list(seen.values()))
+        if len(seen) == len(records):
+            self.store.put(namespace, records, dense)
+        else:
+            self.store.put(namespace, list(seen.values()))
         return len(records)
 
     def update(

@@ -177,8 +177,9 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
     return out
 
 
-def dense_matrix(records: Sequence[Record], dimension: int) -> None:
-    """Validate all records' dense values at once (fast path); per record only to name an error."""
+def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
+    """Validate all records' dense values at once and return them stacked (rows share its memory);
+    per record only to name an error."""
     try:
         mat = np.asarray([r.values for r in records], dtype=np.float32)
     except (TypeError, ValueError):
@@ -186,9 +187,10 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> None:
     if mat is not None and mat.ndim == 2 and mat.shape[1] == dimension and np.isfinite(mat).all():
         for i, rec in enumerate(records):
             rec.values = mat[i]
-        return
+        return mat
     for i, rec in enumerate(records):
         rec.values = dense_vector(rec.values, dimension, f"vectors[{i}].values")
+    return np.stack([r.values for r in records if r.values is not None])
 
 
 def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
