@@ -99,7 +99,7 @@ def build(n: int, d: int, metric: str, config: EngineConfig, seed: int) -> Built
             for i in range(start, min(start + 1000, n))
         ]
         index.upsert(vectors=batch)
-    index.flush()  # seals the rest and waits for every HNSW build
+    index.flush(optimize=False)  # seals the rest, waits for every HNSW build, keeps the segments
     return Built(client, index, config, data, buckets, queries, metric)
 
 
@@ -232,7 +232,7 @@ def sparse_set() -> Iterator[SparseSet]:
     index.delete(ids=gone)
     for rid in gone:
         del dense[rid], sparse[rid], meta[rid]
-    index.flush()
+    index.flush(optimize=False)
     assert len(index._svc.store.namespaces[""].sealed) >= 2  # after tiered compaction
     put([f"r{i}" for i in range(SPARSE_N, SPARSE_N + 300)])  # stays in the memtable
     yield SparseSet(client, index, dense, sparse, meta)

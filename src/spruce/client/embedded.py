@@ -311,9 +311,13 @@ class Index:
         self._svc.delete_namespace(_ns_in(namespace))
         return Obj()
 
-    def flush(self) -> None:
-        """Seal memtables and wait for segments and ANN indexes (useful before benchmarks)."""
-        self._svc.store.flush()
+    def flush(self, optimize: bool = True) -> None:
+        """Make everything written so far durable in segments with HNSW graphs, and wait for it.
+
+        With `optimize` (the default) each namespace is also merged into one segment, so queries
+        search a single graph: call it after a bulk load. Not needed for durability (the WAL is).
+        """
+        self._svc.store.flush(optimize)
 
 
 DEFAULT_NAMESPACE_NAME = "__default__"

@@ -430,8 +430,10 @@ class Store:
             if all(w.idle() for w in workers):
                 return
 
-    def flush(self) -> None:
-        """Seal every memtable now and wait for segments and ANN indexes (benchmarks, tests, close)."""
+    def flush(self, optimize: bool = True) -> None:
+        """Seal every memtable, wait for segments and HNSW graphs, and (with `optimize`) merge each
+        namespace into one segment, so a query searches one graph (after a bulk load, before a benchmark).
+        """
         if self.path is None:
             with self._lock:
                 for ns in self._namespaces.values():
@@ -441,6 +443,12 @@ class Store:
         else:
             self.checkpoint()
         self.wait_idle()
+        if optimize:
+            from spruce.engine.compaction import compact_namespace
+
+            for name in list(self._namespaces):
+                compact_namespace(self, name, force=True)
+            self.wait_idle()
 
     def _check_open(self) -> None:
         if self._closed:
