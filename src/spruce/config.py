@@ -25,7 +25,10 @@ class EngineConfig:
         default=256, metadata={"help": "HNSW efSearch for unfiltered queries (recall@10 >= 0.99 on our sets)"}
     )
     exact_filter_max_rows: int = field(
-        default=4_000, metadata={"help": "filtered queries with fewer allowed rows are scored exactly"}
+        default=8_192,
+        metadata={
+            "help": "filtered queries with fewer allowed rows (at 768-d; scaled by dimension) are exact"
+        },
     )
     compaction_min_segments: int = field(
         default=8, metadata={"help": "a namespace with more segments than this is compacted"}

@@ -20,6 +20,7 @@ from spruce.types import FloatArray, SparseVector
 
 BoolArray = npt.NDArray[np.bool_]
 _EF_CAP = 4096
+_FILTERED_EF_FLOOR = 64
 IntArray = npt.NDArray[np.int64]
 
 
@@ -105,7 +106,8 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         # A narrower filter leaves fewer allowed nodes on the graph's paths: widen the beam in
         # proportion (design: ef >= 2048 was needed for recall 0.99 at 1%), within a cap.
         boost = min(64.0, 1.0 / selectivity) if selectivity < 1.0 else 1.0
-        ef = min(int(max(spec.ef_search, 2 * spec.top_k) * boost), max(_EF_CAP, spec.ef_search))
+        base = max(spec.ef_search, 2 * spec.top_k, _FILTERED_EF_FLOOR if selectivity < 1.0 else 0)
+        ef = min(int(base * boost), max(_EF_CAP, spec.ef_search))
         allowed = None if view.all_alive_unfiltered else view.allowed
         rows = view.ann.search(spec.dense, spec.top_k, ef, allowed)
         scores, keys = score_rows(view, spec, rows)

@@ -28,6 +28,7 @@ import orjson
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
+from spruce.engine.blas import single_threaded_blas
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
@@ -270,10 +271,11 @@ class Store:
             views = ns.views(flt)
             blocks = {b.block_id: b for b in ns.blocks()}
         parts = []
-        for view in views:
-            rows, scores, keys = search_block(view, spec)
-            if len(rows):
-                parts.append((view.block_key, rows, scores, keys))
+        with single_threaded_blas():
+            for view in views:
+                rows, scores, keys = search_block(view, spec)
+                if len(rows):
+                    parts.append((view.block_key, rows, scores, keys))
         top = merge_top_k(parts, spec.top_k)
         out: list[Match] = []
         for block_key, row, score in top:
