@@ -25,7 +25,7 @@ class EngineConfig:
         default=256, metadata={"help": "HNSW efSearch for unfiltered queries (recall@10 >= 0.99 on our sets)"}
     )
     exact_filter_max_rows: int = field(
-        default=8_192,
+        default=16_384,
         metadata={
             "help": "filtered queries with fewer allowed rows (at 768-d; scaled by dimension) are exact"
         },
