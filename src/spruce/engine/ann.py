@@ -94,6 +94,9 @@ class AnnIndex:
 
     def search(self, query: FloatArray, k: int, ef: int, allowed: BoolArray | None) -> IntArray:
         """Rows (ascending rank) of up to k nearest neighbours among `allowed` rows (None: all)."""
+        # One query gains nothing from OpenMP, and waking the team cost ~2x per query here. The
+        # setting is per thread (an OpenMP ICV), so set it in whichever thread is querying.
+        faiss.omp_set_num_threads(1)
         q = _as_faiss_input(query.reshape(1, -1), self.metric)
         k = min(k, self.ntotal)
         if k <= 0:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spruce.engine.rows import RowBlock
-from spruce.engine.segment import write_segment
+from spruce.engine.segment import map_vectors, write_segment
 
 if TYPE_CHECKING:
     from spruce.engine.store import Store
@@ -99,7 +99,7 @@ def compact_namespace(store: Store, name: str, force: bool = False) -> bool:
         if store.path is not None and new.n:
             seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True
-            new.dense = np.load(seg_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            new.dense = map_vectors(seg_dir)
         if new.n >= store.config.ann_min_rows and store.dimension:
             if base_ann is not None:
                 store.attach_ann(new, base_ann.extended(new.dense[base_rows : new.n]))

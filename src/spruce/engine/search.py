@@ -16,11 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from spruce.engine.ann import AnnIndex
+from spruce.engine.blas import single_threaded_blas
 from spruce.engine.sparse import SparseSnapshot
 from spruce.types import FloatArray, SparseVector
 
 BoolArray = npt.NDArray[np.bool_]
 _EF_CAP = 4096
+_BLAS_SINGLE_THREAD_ROWS = 1024  # below this a scan is too small for BLAS to thread; skip the ~10 us toggle
 _SPEED_CROSSOVER_768 = 3000
 _FILTERED_EF_FLOOR = 64
 IntArray = npt.NDArray[np.int64]
@@ -58,6 +60,15 @@ class BlockView:
 def score_rows(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> tuple[FloatArray, FloatArray]:
     """(scores, rank keys) of `rows` (None: all n rows) of the block."""
     n = view.n if rows is None else len(rows)
+    if n >= _BLAS_SINGLE_THREAD_ROWS:
+        with single_threaded_blas():
+            return _score_rows(view, spec, rows, n)
+    return _score_rows(view, spec, rows, n)
+
+
+def _score_rows(
+    view: BlockView, spec: QuerySpec, rows: IntArray | None, n: int
+) -> tuple[FloatArray, FloatArray]:
     scores = np.zeros(n, dtype=np.float32)
     if spec.dense is not None and view.dense.shape[1]:
         mat = view.dense[: view.n] if rows is None else view.dense[rows]

@@ -28,12 +28,11 @@ import orjson
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
-from spruce.engine.blas import single_threaded_blas
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import read_segment, write_alive, write_segment
+from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
 from spruce.engine.wal import Wal
 from spruce.errors import ClosedError, CorruptionError
 from spruce.types import FloatArray, Match, Record
@@ -271,11 +270,10 @@ class Store:
             views = ns.views(flt)
             blocks = {b.block_id: b for b in ns.blocks()}
         parts = []
-        with single_threaded_blas():
-            for view in views:
-                rows, scores, keys = search_block(view, spec)
-                if len(rows):
-                    parts.append((view.block_key, rows, scores, keys))
+        for view in views:
+            rows, scores, keys = search_block(view, spec)
+            if len(rows):
+                parts.append((view.block_key, rows, scores, keys))
         top = merge_top_k(parts, spec.top_k)
         out: list[Match] = []
         for block_key, row, score in top:
@@ -338,8 +336,7 @@ class Store:
                 for block in new_blocks:
                     block.persisted = True
                     # Serve the sealed rows from the page cache instead of the heap copy.
-                    seg = root / f"{block.block_id:012d}" / "vectors.npy"
-                    block.dense = np.load(seg, mmap_mode="r", allow_pickle=False)
+                    block.dense = map_vectors(root / f"{block.block_id:012d}")
                 # The snapshot's own blocks, not a lookup in the live namespaces: a namespace
                 # dropped since the snapshot still has its blocks named in the manifest just written.
                 for block, _ in dirty:
