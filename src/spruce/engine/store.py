@@ -55,6 +55,7 @@ class Store:
         self._namespaces: dict[str, Namespace] = {}
         self._next_block = 1
         self._applied_lsn = 0
+        self._manifest_lsn = 0  # WAL position the manifest on disk covers
         self._checkpoint_seq = 0
         self._closed = False
         self._closing = False  # set first in close(), so long background builds stop early
@@ -122,6 +123,7 @@ class Store:
             log.warning("WAL had a torn tail of %d bytes (kept in %s)", report.torn_bytes, report.quarantined)
         self._wal = wal
         self._applied_lsn = checkpoint_lsn
+        self._manifest_lsn = checkpoint_lsn
         for lsn, payload in wal.replay(after_lsn=checkpoint_lsn):
             self._apply(codec.decode(payload))
             self._applied_lsn = lsn
@@ -366,6 +368,7 @@ class Store:
             },
         }
         atomic_write_bytes(self.path / "manifest.json", orjson.dumps(manifest))
+        self._manifest_lsn = lsn
 
     def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
         """Remove segment dirs no longer named and alive bitmaps superseded by the new manifest."""
@@ -490,16 +493,9 @@ class Store:
         """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
         with self._lock:
             layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
-            lsn_manifest = self._manifest_lsn()
+            lsn_manifest = self._manifest_lsn
         self._write_manifest(layout, lsn_manifest, {})
         self._sweep_alive_files(layout)
-
-    def _manifest_lsn(self) -> int:
-        assert self.path is not None
-        path = self.path / "manifest.json"
-        if not path.exists():
-            return 0
-        return int(orjson.loads(path.read_bytes())["checkpoint_lsn"])
 
 
 class _Worker:

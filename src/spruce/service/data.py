@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import orjson
 
 from spruce.config import EngineConfig
@@ -15,7 +15,7 @@ from spruce.engine.filter import parse_filter
 from spruce.engine.namespace import Namespace
 from spruce.engine.search import QuerySpec
 from spruce.engine.store import Store
-from spruce.errors import InvalidArgumentError, NamespaceNotFoundError
+from spruce.errors import AlreadyExistsError, InvalidArgumentError, NamespaceNotFoundError
 from spruce.service import validation as v
 from spruce.types import FloatArray, IndexInfo, IndexStats, Match, NamespaceInfo, Page, Record, SparseVector
 
@@ -265,8 +265,6 @@ class IndexService:
         def page(ns: Namespace | None) -> Page:
             if ns is None:
                 return Page([], None)
-            import bisect
-
             ids = ns.sorted_ids()
             start_key = prefix or ""
             if after is not None and after >= start_key:
@@ -331,8 +329,6 @@ class IndexService:
                 "namespace name must not be empty (the default namespace always exists)"
             )
         if self.store.has_namespace(name):
-            from spruce.errors import AlreadyExistsError
-
             raise AlreadyExistsError(f"namespace {name!r} already exists in index {self.info.name!r}")
         self.store.create_namespace(name)
         return NamespaceInfo(name, 0, tuple(schema_fields or ()))
@@ -342,7 +338,3 @@ class IndexService:
         if not self.store.has_namespace(name):
             raise NamespaceNotFoundError(f"namespace {name!r} not found in index {self.info.name!r}")
         self.store.drop_namespace(name)
-
-
-def as_float32(values: Any) -> FloatArray:
-    return np.asarray(values, dtype=np.float32)
