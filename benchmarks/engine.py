@@ -145,6 +145,13 @@ class Engine:
         self.path = path
         self.config = config
         self.db = spruce.Client(path=path, config=config)
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait for the background work a reopen starts (reading the saved graphs into RAM), so the
+        timed queries see the steady state rather than a graph still paging in."""
+        if self.path is not None and self.db.has_index(INDEX):
+            self.ix._svc.store.wait_idle()
 
     @property
     def ix(self) -> Any:
@@ -159,6 +166,7 @@ class Engine:
             return
         self.db.close()
         self.db = spruce.Client(path=self.path, config=self.config)
+        self.settle()
 
     def close(self) -> None:
         self.db.close()
@@ -215,11 +223,14 @@ def probe_open(path: Path, dim: int) -> None:
     for _ in range(20):
         ix.query(vector=q, top_k=TOP_K)
     t4 = time.perf_counter()
+    ix._svc.store.wait_idle()  # saved graphs read into RAM in the background
+    t5 = time.perf_counter()
     out = {
         "client_s": t1 - t0,
         "index_s": t2 - t1,
         "first_query_s": t3 - t2,
         "warm_query_s": (t4 - t3) / 20,
+        "graphs_in_ram_s": t5 - t0,
         "rss_idle": rss_idle,
         "rss_open": current_rss_bytes(),
         "peak_rss": hwm_rss_bytes(),
@@ -462,7 +473,8 @@ def report(r: dict[str, Any]) -> None:
             "reopen: Client() + Index() + 1st query",
             f"{total * 1e3:,.0f} ms",
             f"{o['client_s'] * 1e3:.0f} + {o['index_s'] * 1e3:.0f} + {o['first_query_s'] * 1e3:.0f} ms "
-            f"(warm query {o['warm_query_s'] * 1e3:.1f} ms)",
+            f"(warm query {o['warm_query_s'] * 1e3:.1f} ms; graphs read into RAM in the background "
+            f"by {o.get('graphs_in_ram_s', 0) * 1e3:,.0f} ms)",
         )
         add(
             "  RSS of the reopened process",

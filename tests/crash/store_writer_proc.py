@@ -32,7 +32,8 @@ SIDE = "side"  # a second namespace that is filled and dropped wholesale (delete
 def writer_config() -> Any:
     from spruce.config import EngineConfig
 
-    return EngineConfig(memtable_max_rows=64, ann_min_rows=100, compaction_min_segments=3)
+    # ingest_quiet_ms=0: compaction and HNSW builds run while the writer writes, so kills land in them.
+    return EngineConfig(memtable_max_rows=64, ann_min_rows=100, compaction_min_segments=3, ingest_quiet_ms=0)
 
 
 @dataclass(frozen=True)

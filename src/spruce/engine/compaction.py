@@ -1,21 +1,26 @@
 """Compaction: merge a namespace's small or mostly-dead segments into one, dropping dead rows.
 
-Runs under the store's maintenance lock (never concurrently with a checkpoint), reading a snapshot
-of alive rows under the store lock and building the new segment (and its HNSW graph) outside it, so
-reads and writes go on meanwhile. The swap kills rows that died during the build, and the manifest
-keeps the previous checkpoint position: every write since then is replayed from the WAL after a
-crash, which re-applies exactly those deaths.
+One compaction runs at a time. It takes a snapshot of the inputs' alive rows under the store lock and
+builds the new segment (and its HNSW graph) with no lock held, so reads, writes and checkpoints go
+on meanwhile; the new directory is marked pending so a checkpoint's sweep leaves it alone. The swap
+runs under the maintenance lock (no checkpoint in between): it kills rows that died during the build,
+writes their bitmap, and commits a manifest at the previous checkpoint position, so every write since
+then is replayed from the WAL after a crash.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from spruce.engine.rows import RowBlock
-from spruce.engine.segment import map_vectors, write_segment
+from spruce.engine.segment import map_vectors, write_alive, write_segment
+from spruce.engine.sparse import SparseRows
+from spruce.types import FloatArray, Metadata
 
 if TYPE_CHECKING:
     from spruce.engine.store import Store
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 _DEAD_FRACTION = 0.5
 _FANIN = 4  # segments of one size tier merged at a time: each row is rewritten ~log4(n / memtable) times
 _MAX_ROUNDS = 8
+IntArray = npt.NDArray[np.int64]
 
 
 def _tier(live: int, memtable_rows: int) -> int:
@@ -67,51 +73,114 @@ def compact_namespaces(store: Store) -> int:
 
 
 def compact_namespace(store: Store, name: str, force: bool = False) -> bool:
-    with store.maintenance_lock:
-        with store.lock:
-            ns = store.namespaces.get(name)
-            if ns is None:
-                return False
-            if store.path is not None and any(not b.persisted for b in ns.sealed):
-                return False
-            if force and len(ns.sealed) > 1:
-                old = list(ns.sealed)
-            else:
-                old = _pick(ns.sealed, store.config.memtable_max_rows, store.config.compaction_min_segments)
-            if not old:
-                return False
-            # Keep the graph of the largest input with no dead rows: its rows go first, unchanged, so
-            # its HNSW labels stay valid and only the other inputs are inserted.
-            base = max(
-                (b for b in old if b.ann is not None and b.live_count == b.n),
-                key=lambda b: b.n,
-                default=None,
-            )
-            ordered = ([base] if base is not None else []) + [b for b in old if b is not base]
-            new = RowBlock(store.dimension, block_id=store.new_block_id())
-            for block in ordered:
-                rows = np.flatnonzero(block.alive[: block.n])
-                if len(rows):
-                    new.extend([block.record(int(r)) for r in rows])
-            base_rows = base.n if base is not None else 0
-            base_ann = base.ann if base is not None else None
-            new.sealed = True
+    """Merge some of the namespace's segments (all of them with `force`) into one.
+
+    Only the pick and the final swap hold locks. Sealed rows never change (only `alive` does), so the
+    new segment and its graph are built from a snapshot of the inputs' alive rows while writes,
+    queries and checkpoints go on; the swap then kills the rows that died meanwhile.
+    """
+    # A forced merge (flush) waits its turn; routine ones skip while another compaction runs (it, or
+    # the next round, covers this namespace too).
+    if not store.compaction_lock.acquire(blocking=force):
+        return False
+    try:
+        return _compact(store, name, force)
+    finally:
+        store.compaction_lock.release()
+
+
+def _compact(store: Store, name: str, force: bool) -> bool:
+    with store.lock:
+        ns = store.namespaces.get(name)
+        if ns is None:
+            return False
+        if store.path is not None and any(not b.persisted for b in ns.sealed):
+            return False
+        if force and len(ns.sealed) > 1:
+            old = list(ns.sealed)
+        else:
+            old = _pick(ns.sealed, store.config.memtable_max_rows, store.config.compaction_min_segments)
+        if not old:
+            return False
+        # Keep the graph of the largest input with no dead rows: its rows go first, unchanged, so
+        # its HNSW labels stay valid and only the other inputs are inserted.
+        base = max(
+            (b for b in old if b.ann is not None and b.live_count == b.n),
+            key=lambda b: b.n,
+            default=None,
+        )
+        ordered = ([base] if base is not None else []) + [b for b in old if b is not base]
+        snapshot = [(block, np.flatnonzero(block.alive[: block.n])) for block in ordered]
+        base_rows = base.n if base is not None else 0
+        base_ann = base.ann if base is not None else None
+        new_id = store.new_block_id()
+        dir_name = f"{new_id:012d}"
+        store.pending_dirs.add(dir_name)
+    try:
+        new = _merged_block(store.dimension, new_id, snapshot)
         if store.path is not None and new.n:
             seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True
             new.dense = map_vectors(seg_dir)
         if new.n >= store.config.ann_min_rows and store.dimension:
             if base_ann is not None:
-                store.attach_ann(new, base_ann.extended(new.dense[base_rows : new.n]))
+                extra = new.dense[base_rows : new.n]
+                store.attach_ann(new, base_ann.extended(extra, between_chunks=store.yield_to_writes))
             else:
-                store.build_ann(new)
-        with store.lock:
-            ns = store.namespaces.get(name)
-            if ns is None:
-                return False
-            ns.replace_blocks(old, new)
-            if new.n == 0:
-                ns.sealed = [b for b in ns.sealed if b is not new]
-        if store.path is not None:
-            store.commit_layout()
+                store.build_ann(new, pause=store.yield_to_writes)
+        # The maintenance lock keeps checkpoints out until the manifest names the new layout: a
+        # checkpoint in between could record deaths only in the old segments' bitmaps.
+        with store.maintenance_lock:
+            with store.lock:
+                if store.namespaces.get(name) is not ns or any(b not in ns.sealed for b in old):
+                    return False  # dropped or recreated meanwhile: the new segment is swept below
+                ns.replace_blocks(old, new)
+                if new.n == 0:
+                    ns.sealed = [b for b in ns.sealed if b is not new]
+                alive = new.alive[: new.n].copy() if new.live_count < new.n else None
+                new.alive_dirty = False
+            if store.path is not None:
+                if alive is not None and new.n:
+                    # Rows that died during the build, some perhaps before the last checkpoint
+                    # (whose WAL is gone): the bitmap must be on disk before the manifest names it.
+                    new.alive_file = write_alive(
+                        store.path / "segments" / dir_name, alive, new.n, store.checkpoint_seq
+                    )
+                store.pending_dirs.discard(dir_name)
+                store.commit_layout()
         return True
+    finally:
+        if dir_name in store.pending_dirs:
+            store.pending_dirs.discard(dir_name)
+            if store.path is not None:
+                shutil.rmtree(store.path / "segments" / dir_name, ignore_errors=True)
+
+
+def _merged_block(dimension: int, block_id: int, parts: list[tuple[RowBlock, IntArray]]) -> RowBlock:
+    """One sealed block holding the given rows of the given blocks, in order (vectorised gathers)."""
+    ids: list[str] = []
+    metadata: list[Metadata | None] = []
+    dense_parts: list[FloatArray] = []
+    norm_parts: list[FloatArray] = []
+    sparse_parts = []
+    for block, rows in parts:
+        order = rows.tolist()
+        block_ids, block_meta = block.ids, block.metadata
+        ids.extend([block_ids[r] for r in order])
+        metadata.extend([block_meta[r] for r in order])
+        if dimension:
+            dense_parts.append(np.asarray(block.dense[rows], dtype=np.float32))
+        norm_parts.append(np.asarray(block.sq_norms[rows], dtype=np.float32))
+        sparse_parts.append(block.sparse.take(rows))
+    dense = np.concatenate(dense_parts) if dense_parts else None  # None: a sparse index
+    norms = np.concatenate(norm_parts) if norm_parts else None
+    return RowBlock(
+        dimension,
+        ids=ids,
+        dense=dense,
+        sq_norms=norms,
+        sparse=SparseRows.concat(sparse_parts),
+        metadata=metadata,
+        sealed=True,
+        block_id=block_id,
+    )

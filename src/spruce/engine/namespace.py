@@ -126,9 +126,11 @@ class Namespace:
                 continue
             alive = block.alive[:n]
             if flt is None:
-                allowed = alive.copy()
                 count = block.live_count
                 unfiltered = count == n
+                # With every row alive no search reads `allowed`; otherwise copy it, so a delete
+                # after the lock is released cannot change what this query sees.
+                allowed = alive if unfiltered else alive.copy()
             else:
                 allowed = alive & block.filter_mask(flt, n)
                 count = int(allowed.sum())

@@ -129,10 +129,10 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         base = max(spec.ef_search, 2 * spec.top_k, _FILTERED_EF_FLOOR if selectivity < 1.0 else 0)
         ef = min(int(base * boost), max(_EF_CAP, spec.ef_search))
         allowed = None if view.all_alive_unfiltered else view.allowed
-        rows = view.ann.search(spec.dense, spec.top_k, ef, allowed)
-        scores, keys = score_rows(view, spec, rows)
-        order = _top(keys, spec.top_k)
-        return rows[order], scores[order], keys[order]
+        rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
+        # faiss returns them best first, scored in the metric's own convention.
+        keys = -scores if spec.metric == "euclidean" else scores
+        return rows, scores, keys
     if view.allowed_count == view.n:
         scores, keys = score_rows(view, spec, None)
         order = _top(keys, spec.top_k)
@@ -155,6 +155,10 @@ def merge_top_k(
     """Merge per-block results into the global top-k as (block_key, row, score)."""
     if not parts:
         return []
+    if len(parts) == 1:
+        # One block (the common layout after a flush): already ranked, nothing to merge.
+        b, r, s, _ = parts[0]
+        return [(b, row, score) for row, score in zip(r[:k].tolist(), s[:k].tolist(), strict=True)]
     blocks = np.concatenate([np.full(len(r), b, dtype=np.int64) for b, r, _, _ in parts])
     rows = np.concatenate([r for _, r, _, _ in parts])
     scores = np.concatenate([s for _, _, s, _ in parts])

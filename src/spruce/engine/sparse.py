@@ -67,6 +67,29 @@ class SparseRows:
         self._indptr[self._n + 1 : self._n + k + 1] = self._nnz
         self._n += k
 
+    def take(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], UIntArray, FloatArray]:
+        """(non-zero counts, indices, values) of the given rows, in that order (for `concat`)."""
+        starts = self._indptr[rows]
+        counts = self._indptr[rows + 1] - starts
+        if not self._has_any:
+            return counts, _EMPTY_U32, _EMPTY_F32
+        total = int(counts.sum())
+        # Position j of row r's run maps to starts[r] + j: repeat each start over its run, add a ramp.
+        offsets = np.cumsum(counts) - counts
+        gather = np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
+        return counts, self._indices[gather], self._values[gather]
+
+    @classmethod
+    def concat(cls, parts: list[tuple[npt.NDArray[np.int64], UIntArray, FloatArray]]) -> SparseRows:
+        if not parts:
+            return cls()
+        counts = np.concatenate([c for c, _, _ in parts])
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.concatenate([i for _, i, _ in parts]).astype(np.uint32, copy=False)
+        values = np.concatenate([v for _, _, v in parts]).astype(np.float32, copy=False)
+        return cls(indptr, indices, values)
+
     def get(self, row: int) -> SparseVector | None:
         a, b = int(self._indptr[row]), int(self._indptr[row + 1])
         if a == b:
