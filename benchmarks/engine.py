@@ -109,6 +109,13 @@ def upsert_all(ix: Any, ds: Dataset) -> float:
     return ds.n / busy
 
 
+def timed_upsert(ix: Any, ds: Dataset) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    vps = upsert_all(ix, ds)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {"vps": vps, "user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime}
+
+
 # -- 2-3. queries -----------------------------------------------------------------------------------
 def run_spruce_queries(
     ix: Any, queries: np.ndarray, flt: dict[str, Any] | None
@@ -266,6 +273,9 @@ def main() -> None:
     ap.add_argument(
         "--memtable-rows", type=int, default=None, help="override memtable_max_rows (rows per segment)"
     )
+    ap.add_argument(
+        "--upsert-rounds", type=int, default=3, help="load the data this many times; report the median"
+    )
     ap.add_argument("--probe-open", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe_open is not None:
@@ -306,12 +316,28 @@ def main() -> None:
         if path is not None:
             results["raw_append_vps"] = raw_append_rate(ds, scratch)
             log(f"raw fsync'd append: {results['raw_append_vps']:,.0f} vectors/s")
+        # Extra rounds load the same data into throw-away directories first (closed before their
+        # graphs are built): on VMs whose host reclaims freed guest memory, the first pass over
+        # fresh memory can cost several seconds of kernel time, so each round's CPU split is shown.
+        rounds = []
+        for r in range(args.upsert_rounds - 1):
+            spare = Engine(None if path is None else scratch / f"round{r}", config)
+            spare.db.create_index(INDEX, dimension=args.dim, metric="cosine")
+            rounds.append(timed_upsert(spare.ix, ds))
+            spare.close()
+            shutil.rmtree(scratch / f"round{r}", ignore_errors=True)
+            log(f"upsert round {r + 1}: {rounds[-1]['vps']:,.0f} vectors/s (sys {rounds[-1]['sys_s']:.1f} s)")
         eng = Engine(path, config)
         eng.db.create_index(INDEX, dimension=args.dim, metric="cosine")
         t0 = time.perf_counter()
-        results["upsert_vps"] = upsert_all(eng.ix, ds)
+        rounds.append(timed_upsert(eng.ix, ds))
         results["upsert_wall_s"] = time.perf_counter() - t0
-        log(f"upsert: {results['upsert_vps']:,.0f} vectors/s")
+        results["upsert_rounds"] = rounds
+        results["upsert_vps"] = float(np.median([r["vps"] for r in rounds]))
+        log(
+            f"upsert: {rounds[-1]['vps']:,.0f} vectors/s (user {rounds[-1]['user_s']:.1f} s, "
+            f"sys {rounds[-1]['sys_s']:.1f} s); median of {len(rounds)} rounds {results['upsert_vps']:,.0f}"
+        )
         t0 = time.perf_counter()
         eng.ix.flush()
         results["flush_s"] = time.perf_counter() - t0
@@ -434,7 +460,12 @@ def report(r: dict[str, Any]) -> None:
     if "raw_append_vps" in r:
         ratio = r["upsert_vps"] / r["raw_append_vps"]
         ok = "meets" if r["upsert_vps"] >= 50_000 else "MISSES"
-        add("upsert, durable, batches of 1,000", f"{r['upsert_vps']:,.0f} vec/s", f"{ok} target 50,000")
+        each = ", ".join(f"{u['vps']:,.0f} (sys {u['sys_s']:.1f} s)" for u in r.get("upsert_rounds", []))
+        add(
+            "upsert, durable, batches of 1,000",
+            f"{r['upsert_vps']:,.0f} vec/s",
+            f"{ok} target 50,000; median of rounds: {each}",
+        )
         add("  raw fsync'd append, same bytes", f"{r['raw_append_vps']:,.0f} vec/s", f"ratio {ratio:.2f}")
     else:
         add("upsert, in memory, batches of 1,000", f"{r['upsert_vps']:,.0f} vec/s", "no WAL (--memory)")

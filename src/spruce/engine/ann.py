@@ -59,14 +59,19 @@ class AnnIndex:
         the machine to a bulk load) or raise to stop it (a closing store: a faiss call still running
         when the interpreter exits aborts the process)."""
         d = vectors.shape[1]
-        # Background builds leave a core to the foreground (ingest, queries): with every core
-        # building, upserts on 2 cores slowed 2-4x while a segment's graph was built.
-        faiss.omp_set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        cls.set_build_threads(1)
         faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
         index = faiss.IndexHNSWFlat(d, m, faiss_metric)
         index.hnsw.efConstruction = ef_construction
         _add_in_chunks(index, vectors, metric, between_chunks)
         return cls(index, metric)
+
+    @staticmethod
+    def set_build_threads(spare: int) -> None:
+        """Build on all cores but `spare` (for this thread: OpenMP's setting is per thread). Background
+        builds leave a core to the foreground: with every core building, upserts on 2 cores slowed
+        2-4x while a segment's graph was built."""
+        faiss.omp_set_num_threads(max(1, (os.cpu_count() or 2) - spare))
 
     def extended(self, extra: FloatArray, between_chunks: Callable[[], None] = lambda: None) -> AnnIndex:
         """A copy of this index with `extra` added after its rows, so labels continue in row order.

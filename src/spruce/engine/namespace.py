@@ -40,12 +40,19 @@ class Namespace:
     def add_sealed(self, block: RowBlock) -> None:
         """Attach a sealed block when opening from disk; its alive rows become the current versions."""
         self.sealed.append(block)
-        for row in np.flatnonzero(block.alive[: block.n]):
-            rid = block.ids[int(row)]
-            old = self.locations.get(rid)
-            if old is not None:
-                old[0].kill(old[1])
-            self.locations[rid] = (block, int(row))
+        rows = np.flatnonzero(block.alive[: block.n]).tolist()
+        ids = block.ids
+        locations = self.locations
+        if not locations and len(rows) == block.n:
+            # The usual first (often only) segment: no id can be shadowed, so build the map in bulk.
+            locations.update(zip(ids[: block.n], [(block, r) for r in rows], strict=True))
+        else:
+            for row in rows:
+                rid = ids[row]
+                old = locations.get(rid)
+                if old is not None:
+                    old[0].kill(old[1])
+                locations[rid] = (block, row)
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from spruce.engine.buffers import POOL
 from spruce.engine.filter import MetadataColumns
 from spruce.engine.sparse import SparseRows
 from spruce.types import FloatArray, Metadata, Record
@@ -79,14 +80,19 @@ class RowBlock:
         if need <= len(self.alive):
             return
         cap = max(need, 2 * len(self.alive), 16)
-        if cap > 4096 and cap < self._grow_to:
+        full = cap > 4096 and cap < self._grow_to
+        if full:
             # Jump to the memtable's full size once past small: np.empty only reserves address
             # space (pages appear as rows are written), and it saves copying the rows again at
             # every doubling, which cost more than the rest of an upsert.
             cap = max(need, self._grow_to + self._grow_to // 8)
         n = self.n
         if self.dimension:
-            dense = np.empty((cap, self.dimension), dtype=np.float32)
+            if full:
+                dense = POOL.take(cap, self.dimension)  # a previous memtable's, already paged in
+                cap = len(dense)
+            else:
+                dense = np.empty((cap, self.dimension), dtype=np.float32)
             dense[:n] = self.dense[:n]
             self.dense = dense
         norms = np.zeros(cap, dtype=np.float32)

@@ -29,6 +29,7 @@ import orjson
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
+from spruce.engine.buffers import POOL
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
@@ -351,8 +352,12 @@ class Store:
             with self._lock:
                 for block in new_blocks:
                     block.persisted = True
-                    # Serve the sealed rows from the page cache instead of the heap copy.
+                    # Serve the sealed rows from the page cache instead of the heap copy, and let
+                    # the next memtable reuse that copy's memory.
+                    heap = block.dense
                     block.dense = map_vectors(root / f"{block.block_id:012d}")
+                    POOL.release(heap)
+                    del heap
                 # The snapshot's own blocks, not a lookup in the live namespaces: a namespace
                 # dropped since the snapshot still has its blocks named in the manifest just written.
                 for block, _ in dirty:
@@ -441,6 +446,14 @@ class Store:
     def maintain(self) -> None:
         """Background upkeep after a checkpoint: merge segments, then build missing HNSW graphs."""
         self.yield_to_writes()
+        with self._lock:
+            unwritten = self.path is not None and any(
+                not b.persisted for ns in self._namespaces.values() for b in ns.sealed
+            )
+        if unwritten:
+            # A checkpoint is writing segments; compaction must wait for them, and graphs built for
+            # segments about to be merged would be thrown away. That checkpoint asks for another round.
+            return
         self._maybe_compact()
         with self._lock:
             todo = [b for ns in self._namespaces.values() for b in ns.sealed if self._needs_ann(b)]
@@ -456,6 +469,8 @@ class Store:
                 raise ClosedError("HNSW build cancelled: the store is closing")
             if pause is not None:
                 pause()
+            # Someone waits in flush(): take every core. Otherwise leave one to the foreground.
+            AnnIndex.set_build_threads(0 if self._urgent else 1)
 
         index = AnnIndex.build(
             np.asarray(block.dense[: block.n]),
