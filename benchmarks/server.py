@@ -35,9 +35,10 @@ import numpy as np
 from pinecone import Pinecone, ServerlessSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import clustered
+from datasets import clustered, exact_top_k, recall_at_k
 
 import spruce
+from spruce.config import EngineConfig
 
 INDEX = "bench"
 BATCH = 1000
@@ -45,7 +46,7 @@ CONCURRENCY = 8
 
 
 class Server:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, ef: int | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
@@ -53,8 +54,11 @@ class Server:
         cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(self.port)]
         cmd += ["--max-body-bytes", str(64 * 1024 * 1024), "--log-level", "warning"]
         self.log = data.parent / "server.log"
+        env = dict(os.environ)
+        if ef is not None:
+            env["SPRUCE_ENGINE_HNSW_EF_SEARCH"] = str(ef)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 120
         while True:
             if self.proc.poll() is not None:
@@ -76,6 +80,19 @@ class Server:
 def progress(message: str) -> None:
     # Each figure is printed as soon as it exists, so a long run that is cut short still reports.
     print(message, file=sys.stderr, flush=True)
+
+
+def server_seconds(url: str, operation: str) -> tuple[float, int]:
+    """(total seconds, requests) the server spent in `operation`, from its Prometheus histogram: the
+    time from the request's arrival at the ASGI app to its response, i.e. without the client's side."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    total, count = 0.0, 0
+    for line in text.splitlines():
+        if line.startswith(f'spruce_request_seconds_sum{{operation="{operation}"}}'):
+            total = float(line.split()[-1])
+        elif line.startswith(f'spruce_request_seconds_count{{operation="{operation}"}}'):
+            count = int(float(line.split()[-1]))
+    return total, count
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
@@ -126,7 +143,9 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=300, help="queries per client")
     ap.add_argument("--fetches", type=int, default=300)
+    ap.add_argument("--ef", type=int, default=None, help="hnsw_ef_search for both sides (default: engine's)")
     args = ap.parse_args()
+    config = EngineConfig() if args.ef is None else EngineConfig(hnsw_ef_search=args.ef)
 
     print(f"generating {args.n} x {args.dim} clustered vectors ...", flush=True)
     ds = clustered(args.n, args.dim, max(args.queries, 50))
@@ -180,11 +199,21 @@ def main() -> None:
         rng = np.random.default_rng(7)
         fetch_ids = [[ids[j] for j in rng.integers(0, ds.n, 10)] for _ in range(args.fetches)]
 
+        truth = exact_top_k(ds.vectors, ds.queries, 10)
+        with spruce.Client(path=server_dir, config=config) as client:
+            eidx = client.Index(INDEX)
+            found = [[int(m.id) for m in eidx.query(top_k=10, vector=q).matches] for q in ds.queries]
+        rows.append(("recall@10 of these queries (embedded)", "", f"{recall_at_k(found, truth):.4f}"))
+        progress(f"ef {config.hnsw_ef_search}: recall@10 {rows[-1][2]}")
+
         # 4. SDK queries and fetches
-        server = Server(server_dir)
+        server = Server(server_dir, args.ef)
+        time.sleep(3)  # the server reads the saved graph into RAM in the background after opening
         sdk: dict[str, tuple[float, float]] = {}
+        in_server: dict[str, float] = {}
         try:
             for clients in (1, 8):
+                before = server_seconds(server.url, "query")
 
                 def sdk_worker(w: int) -> list[float]:
                     with Pinecone(api_key="k", host=server.url) as p:
@@ -196,20 +225,26 @@ def main() -> None:
                         )
 
                 sdk[f"query top10 x{clients}"] = percentiles(run_concurrent(clients, sdk_worker))
+                after = server_seconds(server.url, "query")
+                in_server[f"query top10 x{clients}"] = (after[0] - before[0]) / max(1, after[1] - before[1])
                 progress(f"SDK query x{clients}: p50/p99 {sdk[f'query top10 x{clients}']}")
             with Pinecone(api_key="k", host=server.url) as p:
                 index = p.Index(host=host)
                 index.fetch(ids=fetch_ids[0])
+                before = server_seconds(server.url, "fetch")
                 sdk["fetch 10 ids x1"] = percentiles(
                     timed_calls(args.fetches, lambda i: index.fetch(ids=fetch_ids[i]))
                 )
+                after = server_seconds(server.url, "fetch")
+                in_server["fetch 10 ids x1"] = (after[0] - before[0]) / max(1, after[1] - before[1])
         finally:
             server.stop()
 
         # 5. embedded queries and fetches
         emb: dict[str, tuple[float, float]] = {}
-        with spruce.Client(path=server_dir) as client:
+        with spruce.Client(path=server_dir, config=config) as client:
             eidx = client.Index(INDEX)
+            eidx._svc.store.wait_idle()  # graphs read into RAM, as the server had time to do
             qarr = ds.queries
             for clients in (1, 8):
 
@@ -229,6 +264,13 @@ def main() -> None:
             s50, s99 = sdk[name]
             e50, e99 = emb[name]
             rows.append((f"{name} p50 / p99 (ms)", f"{s50:.2f} / {s99:.2f}", f"{e50:.2f} / {e99:.2f}"))
+            rows.append(
+                (
+                    f"  {name}: mean time inside the server (ms)",
+                    f"{in_server[name] * 1e3:.2f}",
+                    f"(embedded p50 {e50:.2f})",
+                )
+            )
     except BaseException:
         log = root / "server.log"
         if log.exists():

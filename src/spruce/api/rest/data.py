@@ -1,13 +1,18 @@
 """Data-plane routes of one index: vectors, stats and namespaces.
 
-The service is synchronous and thread-safe; every call runs in the thread pool so a slow fsync or search
-never stalls the event loop that serves the other connections. Measured (httptools, 2 CPUs): the hop costs
-~250 us of CPU per request, and running a 10-id fetch inline would save ~30% of its server CPU; but a read
-takes the store lock, which a 1,000-record upsert holds for tens of ms while applying, and inline it would
-stall every connection on the loop meanwhile. So small reads are offloaded too.
+The service is synchronous and thread-safe. Writes always run in the thread pool, so a slow fsync
+never stalls the event loop that serves the other connections. Reads run inline on the loop when no
+other data-plane call is in flight, and in the pool otherwise: on these 2-core VMs the pool's two
+thread hand-offs cost ~0.65 ms per request (a query at 100k x 768 took 1.2 ms inside the server
+inline, 1.9 ms through the pool, against 0.9 ms embedded), while under concurrency the pool lets
+searches (which release the GIL in faiss) use both cores and keeps a read from waiting on the loop
+behind a write that holds the store lock.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,6 +27,35 @@ from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
 from spruce.wire import rest
 from spruce.wire.index_model import is_classic
+
+T = TypeVar("T")
+
+
+class _Calls:
+    """Runs service calls for the routes, counting those in flight (one event loop: no lock needed)."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    async def pooled(self, fn: Callable[[], T]) -> T:
+        self.in_flight += 1
+        try:
+            return await run_in_threadpool(fn)
+        finally:
+            self.in_flight -= 1
+
+    async def inline_when_alone(self, fn: Callable[[], T]) -> T:
+        self.in_flight += 1
+        try:
+            if self.in_flight == 1:
+                return fn()  # alone: the thread hop would be most of the latency
+            return await run_in_threadpool(fn)
+        finally:
+            self.in_flight -= 1
+
+
+# Shared by every index app of the process: they run on one event loop and share its cores.
+CALLS = _Calls()
 
 
 class DataRoutes:
@@ -74,13 +108,13 @@ class DataRoutes:
     async def upsert(self, request: Request) -> Response:
         records, namespace = rest.upsert_request(await read_json(request, self.limit))
         svc = self._service()
-        count = await run_in_threadpool(svc.upsert, records, namespace)
+        count = await CALLS.pooled(lambda: svc.upsert(records, namespace))
         return json_response({"upsertedCount": count})
 
     async def query(self, request: Request) -> Response:
         q = rest.query_request(await read_json(request, self.limit))
         svc = self._service()
-        matches = await run_in_threadpool(
+        matches = await CALLS.inline_when_alone(
             lambda: svc.query(
                 top_k=q.top_k,
                 namespace=q.namespace,
@@ -98,7 +132,7 @@ class DataRoutes:
         ids = rest.ids_list(request.query_params.getlist("ids"))
         namespace = rest.namespace_in(request.query_params.get("namespace"))
         svc = self._service()
-        records = await run_in_threadpool(svc.fetch, ids, namespace)
+        records = await CALLS.inline_when_alone(lambda: svc.fetch(ids, namespace))
         return json_response(rest.fetch_response(records, namespace))
 
     async def fetch_by_metadata(self, request: Request) -> Response:
@@ -108,7 +142,7 @@ class DataRoutes:
         token = rest.opt_str(body, "paginationToken")
         flt = rest.filter_of(body)
         svc = self._service()
-        records, next_token = await run_in_threadpool(
+        records, next_token = await CALLS.pooled(
             lambda: svc.fetch_by_metadata(flt, namespace, limit=limit or 100, pagination_token=token)
         )
         return json_response({**rest.fetch_response(records, namespace), **rest.pagination(next_token)})
@@ -116,7 +150,7 @@ class DataRoutes:
     async def update(self, request: Request) -> Response:
         u = rest.update_request(await read_json(request, self.limit))
         svc = self._service()
-        matched = await run_in_threadpool(
+        matched = await CALLS.pooled(
             lambda: svc.update(
                 namespace=u.namespace,
                 id=u.id,
@@ -132,7 +166,7 @@ class DataRoutes:
     async def delete(self, request: Request) -> Response:
         d = rest.delete_request(await read_json(request, self.limit))
         svc = self._service()
-        await run_in_threadpool(
+        await CALLS.pooled(
             lambda: svc.delete(namespace=d.namespace, ids=d.ids, delete_all=d.delete_all, filter=d.filter)
         )
         return json_response({})
@@ -144,7 +178,7 @@ class DataRoutes:
         prefix = params.get("prefix") or None
         token = params.get("paginationToken") or None
         svc = self._service()
-        page = await run_in_threadpool(
+        page = await CALLS.inline_when_alone(
             lambda: svc.list_ids(namespace, prefix=prefix, limit=limit, pagination_token=token)
         )
         return json_response(
@@ -160,7 +194,7 @@ class DataRoutes:
         body = await read_json(request, self.limit) if request.method == "POST" else {}
         flt = rest.filter_of(body)
         svc = self._service()
-        stats = await run_in_threadpool(svc.describe_index_stats, flt)
+        stats = await CALLS.inline_when_alone(lambda: svc.describe_index_stats(flt))
         return json_response(rest.stats_json(stats))
 
     async def list_namespaces(self, request: Request) -> Response:
@@ -169,7 +203,7 @@ class DataRoutes:
         prefix = params.get("prefix") or None
         token = params.get("paginationToken") or None
         svc = self._service()
-        items, next_token, total = await run_in_threadpool(
+        items, next_token, total = await CALLS.inline_when_alone(
             lambda: svc.list_namespaces(prefix=prefix, limit=limit, pagination_token=token)
         )
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
@@ -188,19 +222,19 @@ class DataRoutes:
             raise InvalidArgumentError("name must be a non-empty namespace name other than __default__")
         fields = rest.namespace_schema(body)
         svc = self._service()
-        info = await run_in_threadpool(svc.create_namespace, name, fields)
+        info = await CALLS.pooled(lambda: svc.create_namespace(name, fields))
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
         return json_response(rest.namespace_json(info, classic), 201)
 
     async def describe_ns(self, request: Request) -> Response:
         name = rest.namespace_in(request.path_params["namespace"])
         svc = self._service()
-        info = await run_in_threadpool(svc.describe_namespace, name)
+        info = await CALLS.inline_when_alone(lambda: svc.describe_namespace(name))
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
         return json_response(rest.namespace_json(info, classic))
 
     async def delete_ns(self, request: Request) -> Response:
         name = rest.namespace_in(request.path_params["namespace"])
         svc = self._service()
-        await run_in_threadpool(svc.delete_namespace, name)
+        await CALLS.pooled(lambda: svc.delete_namespace(name))
         return json_response({}, 202)
