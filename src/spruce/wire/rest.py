@@ -204,14 +204,18 @@ def upsert_request(body: Mapping[str, Any]) -> tuple[list[Record], str]:
     return records, namespace_in(body.get("namespace"))
 
 
-def record(value: object, field: str) -> Record:
+def record(value: object, field: str, dense: FloatArray | None = None) -> Record:
+    """A record from its JSON object; `dense`, when given, is its values already decoded."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{field} must be an object with id and values")
     rid = value.get("id")
     if not isinstance(rid, str) or not rid:
         raise InvalidArgumentError(f"{field}.id must be a non-empty string")
     raw_values = value.get("values")
-    values = None if raw_values is None else floats(raw_values, f"{field}.values")
+    if dense is not None:
+        values: FloatArray | None = dense
+    else:
+        values = None if raw_values is None else floats(raw_values, f"{field}.values")
     if values is not None and values.size == 0:
         values = None
     sv = sparse(value.get("sparseValues", value.get("sparse_values")), f"{field}.sparseValues")

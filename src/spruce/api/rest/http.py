@@ -41,6 +41,11 @@ def request_id(request: Request) -> str:
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object, refusing more than `limit` bytes whether or not Content-Length says so."""
+    return loads(await read_body(request, limit))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes whether or not Content-Length says so."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -56,7 +61,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         if total > limit:
             raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    return loads(b"".join(chunks))
+    return b"".join(chunks)
 
 
 def endpoint(operation: str) -> Callable[[Handler], Handler]:

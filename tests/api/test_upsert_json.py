@@ -1,0 +1,132 @@
+"""The simdjson upsert decoder gives exactly what the general decoder gives, and the same errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spruce.errors import InvalidArgumentError
+from spruce.types import Record
+from spruce.wire import rest, upsert_json
+
+
+def general(body: bytes) -> tuple[list[Record], str]:
+    return rest.upsert_request(rest.loads(body))
+
+
+def same(a: tuple[list[Record], str], b: tuple[list[Record], str]) -> None:
+    assert a[1] == b[1]
+    assert len(a[0]) == len(b[0])
+    for x, y in zip(a[0], b[0], strict=True):
+        assert x.id == y.id and x.metadata == y.metadata
+        if x.values is None:
+            assert y.values is None
+        else:
+            assert y.values is not None and x.values.dtype == y.values.dtype == np.float32
+            np.testing.assert_array_equal(x.values, y.values)
+        if x.sparse_values is None:
+            assert y.sparse_values is None
+        else:
+            assert y.sparse_values is not None
+            np.testing.assert_array_equal(x.sparse_values.indices, y.sparse_values.indices)
+            np.testing.assert_array_equal(x.sparse_values.values, y.sparse_values.values)
+
+
+VALID: list[dict[str, Any]] = [
+    {"vectors": [{"id": "a", "values": [0.1, 0.2, 0.3]}]},
+    {"vectors": [{"id": "a", "values": [1, 2, 3]}], "namespace": "ns"},  # integers are numbers too
+    {"vectors": [{"id": "a", "values": [0.5, -1e30, 3.25], "metadata": {"g": "x", "n": 2, "t": ["a", "b"]}}]},
+    {"vectors": [{"id": "s", "values": [], "sparseValues": {"indices": [3, 1], "values": [0.5, 0.25]}}]},
+    {"vectors": [{"id": "h", "values": [0.1, 0.2], "sparse_values": {"indices": [7], "values": [2.0]}}]},
+    {"vectors": [{"id": str(i), "values": [float(i)] * 4} for i in range(50)], "namespace": "__default__"},
+    {"vectors": []},
+]
+
+
+@pytest.mark.parametrize("body", VALID, ids=range(len(VALID)))
+def test_fast_path_matches_general_decoder(body: dict[str, Any]) -> None:
+    raw = orjson.dumps(body)
+    fast = upsert_json._fast(raw)
+    assert fast is not None, "the fast path fell back on a plain body: it would never be used"
+    same(fast, general(raw))
+    same(upsert_json.upsert_request(raw), general(raw))
+
+
+INVALID: list[bytes] = [
+    b'{"vectors": [{"id": "a", "values": [0.1, true]}]}',
+    b'{"vectors": [{"id": "a", "values": [true, false]}]}',
+    b'{"vectors": [{"id": "a", "values": ["0.1"]}]}',
+    b'{"vectors": [{"id": "a", "values": [[0.1]]}]}',
+    b'{"vectors": [{"id": "a", "values": [1e400]}]}',
+    b'{"vectors": [{"id": "a", "values": [1e39]}]}',  # finite double, infinite as float32
+    b'{"vectors": [{"id": "a", "values": "0.1"}]}',
+    b'{"vectors": [{"id": 5, "values": [0.1]}]}',
+    b'{"vectors": [{"values": [0.1]}]}',
+    b'{"vectors": [{"id": "a"}]}',
+    b'{"vectors": [{"id": "a", "values": [0.1], "metadata": [1]}]}',
+    b'{"vectors": [{"id": "a", "values": [0.1]}], "namespace": 3}',
+    b'{"vectors": {"id": "a"}}',
+    b'{"vectors": [5]}',
+    b"[1, 2]",
+    b'{"vectors": [{"id": "a", "values": [0.1,]}]}',
+    b'{"vectors": [{"id": "a", "values": [NaN]}]}',
+    b"",
+    b"{",
+    orjson.dumps({"vectors": [{"id": str(i), "values": [0.1]} for i in range(1001)]}),
+]
+
+
+@pytest.mark.parametrize("body", INVALID, ids=range(len(INVALID)))
+def test_errors_are_the_general_decoders(body: bytes) -> None:
+    try:
+        expected: str | None = None
+        result = general(body)
+    except InvalidArgumentError as exc:
+        expected = exc.message
+    if expected is None:
+        same(upsert_json.upsert_request(body), result)  # e.g. an empty body: nothing to reject here
+        return
+    with pytest.raises(InvalidArgumentError) as caught:
+        upsert_json.upsert_request(body)
+    assert caught.value.message == expected
+
+
+finite = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False)
+records = st.lists(
+    st.fixed_dictionaries(
+        {"id": st.text(min_size=1, max_size=8), "values": st.lists(finite, min_size=1, max_size=6)},
+        optional={
+            "metadata": st.dictionaries(
+                st.text(min_size=1, max_size=4),
+                st.one_of(
+                    st.text(max_size=5), st.integers(-5, 5), st.booleans(), st.lists(st.text(max_size=3))
+                ),
+                max_size=3,
+            )
+        },
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records, st.one_of(st.none(), st.text(max_size=5)))
+def test_generated_bodies_decode_alike(vectors: list[dict[str, Any]], namespace: str | None) -> None:
+    body: dict[str, Any] = {"vectors": vectors}
+    if namespace is not None:
+        body["namespace"] = namespace
+    raw = orjson.dumps(body)
+    same(upsert_json.upsert_request(raw), general(raw))
+
+
+def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
+    held = upsert_json._parser().parse(b'{"vectors": [{"id": "x", "values": [1.0]}]}')
+    raw = orjson.dumps(VALID[0])
+    same(upsert_json.upsert_request(raw), general(raw))  # falls back, then gets a fresh parser
+    del held
+    assert upsert_json._fast(raw) is not None
