@@ -40,6 +40,10 @@ class EngineConfig:
             "help": "HNSW builds and compaction wait until writes have paused this long (0: never wait)"
         },
     )
+    ingest_defer_max_ms: int = field(
+        default=30_000,
+        metadata={"help": "longest a sealed segment waits for its HNSW graph while writes keep coming"},
+    )
     unindexed_max_bytes: int = field(
         default=512 * 1024 * 1024,
         metadata={"help": "vectors awaiting HNSW past which builds start even while writes stream in"},

@@ -71,9 +71,18 @@ def test_hnsw_builds_wait_while_writes_stream_in(tmp_path: Path) -> None:
         assert len(blocks) == 1 and blocks[0].n == 2_000 and blocks[0].ann is not None
 
 
-def test_backlog_cap_starts_builds_during_a_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("cap", "longest_ms"),
+    [(1, 600_000), (2**40, 300)],
+    ids=["backlog-over-cap", "oldest-segment-waited-long-enough"],
+)
+def test_builds_start_under_writes_that_never_pause(tmp_path: Path, cap: int, longest_ms: int) -> None:
     config = EngineConfig(
-        memtable_max_rows=500, ann_min_rows=400, ingest_quiet_ms=60_000, unindexed_max_bytes=1
+        memtable_max_rows=500,
+        ann_min_rows=400,
+        ingest_quiet_ms=60_000,
+        unindexed_max_bytes=cap,
+        ingest_defer_max_ms=longest_ms,
     )
     with spruce.Client(path=tmp_path / "db", config=config) as client:
         client.create_index("m", dimension=DIM, metric="cosine")

@@ -7,6 +7,7 @@ records): updates arrive here already merged, which keeps WAL replay idempotent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -91,6 +92,7 @@ class Namespace:
         if mt.n == 0:
             return None
         mt.sealed = True
+        mt.sealed_at = time.monotonic()
         self.sealed.append(mt)
         self.memtable = RowBlock(self.dimension, block_id=self._next_block_id(), grow_to=self._memtable_rows)
         return mt

@@ -69,6 +69,7 @@ class RowBlock:
         self.alive: BoolArray = alive
         self.live_count = int(alive[:n].sum())
         self.sealed = sealed
+        self.sealed_at = 0.0  # time.monotonic() at sealing; 0 for blocks opened from disk
         self.ann: AnnIndex | None = None
         self.alive_dirty = False  # deletions not yet written to an alive bitmap on disk
         self.alive_file: str | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import threading
 import time
@@ -419,27 +420,40 @@ class Store:
     def _needs_ann(self, block: RowBlock) -> bool:
         return bool(self.dimension) and block.n >= self.config.ann_min_rows and block.ann is None
 
-    def _unindexed_bytes(self) -> int:
+    def _backlog(self) -> tuple[int, float]:
+        """(bytes of vectors awaiting a graph, time.monotonic() the oldest of them was sealed)."""
+        rows, oldest = 0, math.inf
         with self._lock:
-            rows = sum(b.n for ns in self._namespaces.values() for b in ns.sealed if self._needs_ann(b))
-        return rows * self.dimension * 4
+            for ns in self._namespaces.values():
+                for b in ns.sealed:
+                    if self._needs_ann(b):
+                        rows += b.n
+                        oldest = min(oldest, b.sealed_at)
+        return rows * self.dimension * 4, oldest
 
     def yield_to_writes(self) -> None:
         """Block a background build while writes are streaming in (see EngineConfig.ingest_quiet_ms).
 
         An HNSW build takes a core for a minute per 100k x 768 rows, and on small machines it halved a
         bulk load's throughput; deferred, the load runs at full speed and the rows, searched exactly
-        meanwhile, get their graph once writes pause. The unindexed backlog is capped so that exact
-        scans stay bounded under a load that never pauses. Raises ClosedError once the store closes.
+        meanwhile, get their graph once writes pause. Writes that never pause for long (a steady
+        trickle, or a very long load) wait no longer than `ingest_defer_max_ms` after the oldest
+        unindexed segment was sealed, and no longer than the backlog stays under
+        `unindexed_max_bytes`, so exact scans stay bounded. Raises ClosedError once the store closes.
         """
         quiet = self.config.ingest_quiet_ms / 1000.0
+        longest = self.config.ingest_defer_max_ms / 1000.0
         while True:
             if self._closing:
                 raise ClosedError("background work cancelled: the store is closing")
             if self._urgent or quiet <= 0 or self._ann_worker is None:
                 return  # without a worker, builds run inline in the writer: never wait there
-            idle = time.monotonic() - self._last_write
-            if idle >= quiet or self._unindexed_bytes() > self.config.unindexed_max_bytes:
+            now = time.monotonic()
+            idle = now - self._last_write
+            if idle >= quiet:
+                return
+            backlog, oldest = self._backlog()
+            if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
                 return
             time.sleep(min(quiet - idle, 0.05))
 
