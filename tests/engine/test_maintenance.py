@@ -183,3 +183,18 @@ def test_reopened_graphs_are_loaded_into_ram(tmp_path: Path) -> None:
         assert blocks and all(b.ann is not None and not b.ann.mapped for b in blocks)
         for rid, vec, _ in rows(0, 900)[::89]:
             assert index.query(vector=vec, top_k=1).matches[0].id == rid
+
+
+def test_a_maintenance_round_waits_for_quiet_at_most_the_defer_limit(tmp_path: Path) -> None:
+    """Merging already-indexed segments has no unindexed backlog to age, so the round itself is timed:
+    under writes that never pause for the 60 s quiet period it must still go ahead."""
+    config = EngineConfig(ingest_quiet_ms=60_000, ingest_defer_max_ms=200)
+    with spruce.Client(path=tmp_path / "db", config=config) as client:
+        client.create_index("m", dimension=DIM, metric="cosine")
+        index = client.Index("m")
+        index.upsert(vectors=rows(0, 10))  # a write just now: not quiet
+        store = store_of(index)
+        store._maintenance_since = time.monotonic()
+        started = time.monotonic()
+        store.yield_to_writes()
+        assert time.monotonic() - started < 30, "waited for the quiet period, not the defer limit"

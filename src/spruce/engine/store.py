@@ -66,6 +66,7 @@ class Store:
         self._worker: _Worker | None = None
         self._ann_worker: _Worker | None = None
         self._last_write = 0.0  # time.monotonic() of the latest write
+        self._maintenance_since = math.inf  # start of the running maintenance round
         self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
@@ -453,12 +454,20 @@ class Store:
             if idle >= quiet:
                 return
             backlog, oldest = self._backlog()
+            oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
             if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
                 return
             time.sleep(min(quiet - idle, 0.05))
 
     def maintain(self) -> None:
         """Background upkeep after a checkpoint: merge segments, then build missing HNSW graphs."""
+        self._maintenance_since = time.monotonic()
+        try:
+            self._maintain()
+        finally:
+            self._maintenance_since = math.inf
+
+    def _maintain(self) -> None:
         self.yield_to_writes()
         with self._lock:
             unwritten = self.path is not None and any(
