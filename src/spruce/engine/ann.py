@@ -102,8 +102,7 @@ class AnnIndex:
         # query cost ~10 us, a few percent of an HNSW search).
         params = self._params_by_ef.get(ef)
         if params is None:
-            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = ef
+            params = _new_params(ef)
             if len(self._params_by_ef) < 64:
                 self._params_by_ef[ef] = params
         return params
@@ -130,8 +129,7 @@ class AnnIndex:
                 q = q / np.float32(norm)
         ef = max(ef, k)
         if allowed is not None:
-            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = ef
+            params = _new_params(ef)  # its own: the selector differs per query
             bits = np.packbits(allowed[: self.ntotal].astype(np.uint8), bitorder="little")
             sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bits))
             params.sel = sel
@@ -144,6 +142,12 @@ class AnnIndex:
         if found.all():
             return rows.astype(np.int64, copy=False), distances[0]
         return rows[found].astype(np.int64, copy=False), distances[0][found]
+
+
+def _new_params(ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+    params.efSearch = ef
+    return params
 
 
 def _add_in_chunks(

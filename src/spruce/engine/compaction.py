@@ -125,7 +125,8 @@ def _compact(store: Store, name: str, force: bool) -> bool:
         if new.n >= store.config.ann_min_rows and store.dimension:
             if base_ann is not None:
                 extra = new.dense[base_rows : new.n]
-                store.attach_ann(new, base_ann.extended(extra, between_chunks=store.yield_to_writes))
+                step = store.build_step(store.yield_to_writes)
+                store.attach_ann(new, base_ann.extended(extra, between_chunks=step))
             else:
                 store.build_ann(new, pause=store.yield_to_writes)
         # The maintenance lock keeps checkpoints out until the manifest names the new layout: a

@@ -78,13 +78,17 @@ class Store:
             self._worker = _Worker(self, "spruce-checkpoint")
             self._ann_worker = _Worker(self, "spruce-ann")
         # Segments whose HNSW build had not finished (or was cut short by a close or crash), and
-        # memory-mapped graphs to bring into RAM.
-        self._after_seal([b for ns in self._namespaces.values() for b in ns.sealed])
-        if self._ann_worker is not None:
-            for ns in self._namespaces.values():
-                for block in ns.sealed:
-                    if block.ann is not None and block.ann.mapped:
-                        self._ann_worker.request(("load", block))
+        # memory-mapped graphs to bring into RAM. Opening never merges segments by itself.
+        opened = [b for ns in self._namespaces.values() for b in ns.sealed]
+        if self._ann_worker is None:
+            for block in opened:
+                if self._needs_ann(block):
+                    self.build_ann(block)
+        elif opened:
+            self._ann_worker.request("maintain")
+            for block in opened:
+                if block.ann is not None and block.ann.mapped:
+                    self._ann_worker.request(("load", block))
 
     # -- opening ----------------------------------------------------------------------------------
     def _block_id(self) -> int:
@@ -486,7 +490,10 @@ class Store:
             if still_here and block.ann is None:
                 self.build_ann(block, pause=self.yield_to_writes)
 
-    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
+    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]:
+        """What a graph build or extension runs between its chunks: stop if the store is closing,
+        `pause` (e.g. `yield_to_writes`), and pick the thread count."""
+
         def between_chunks() -> None:
             if self._closing:
                 raise ClosedError("HNSW build cancelled: the store is closing")
@@ -495,12 +502,15 @@ class Store:
             # Someone waits in flush(): take every core. Otherwise leave one to the foreground.
             AnnIndex.set_build_threads(0 if self._urgent else 1)
 
+        return between_chunks
+
+    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
         index = AnnIndex.build(
             np.asarray(block.dense[: block.n]),
             self.metric,
             m=self.config.hnsw_m,
             ef_construction=self.config.hnsw_ef_construction,
-            between_chunks=between_chunks,
+            between_chunks=self.build_step(pause),
         )
         self.attach_ann(block, index)
 
