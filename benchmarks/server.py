@@ -4,6 +4,8 @@
     python benchmarks/server.py [--n 100000] [--dim 768] [--queries 300] [--fetches 300]
 
 Phases run one at a time so the server and the embedded engine never compete for the CPU:
+  0. the SDK upsert against `http_sink.py`, a server that reads bodies and does nothing else: the most
+     this SDK can send from this machine, i.e. the ceiling for phase 1;
   1. server on dir A: SDK upsert, 1,000-record batches, 8 concurrent requests;
   2. embedded on dir B: the same upsert (8 threads, 1,000-record batches);
   3. embedded on dir A: flush (seal, build ANN indexes) so both sides query identical, settled data;
@@ -47,9 +49,7 @@ CONCURRENCY = 8
 
 class Server:
     def __init__(self, data: Path, ef: int | None = None) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(self.port)]
         cmd += ["--max-body-bytes", str(64 * 1024 * 1024), "--log-level", "warning"]
@@ -75,6 +75,71 @@ class Server:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(120)
+
+
+class Sink:
+    """`http_sink.py` in a subprocess."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        script = Path(__file__).resolve().parent / "http_sink.py"
+        self.proc = subprocess.Popen([sys.executable, str(script), str(self.port)])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("sink did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(pid: int, timeout: float = 120.0) -> float:
+    """Seconds until process `pid` has used under 5% of a core for a whole second (a server reading
+    its saved graphs into RAM after opening, say), so that work does not land in the timings."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        before = process_cpu_seconds(pid)
+        time.sleep(1.0)
+        if process_cpu_seconds(pid) - before < 0.05:
+            break
+    return time.monotonic() - start
+
+
+def sdk_upsert(url: str, items: list[tuple[str, list[float]]], server_pid: int) -> tuple[float, float, float]:
+    """(seconds, client CPU seconds, server CPU seconds) of the SDK's batched upsert of `items`."""
+    with Pinecone(api_key="k", host=url) as pc:
+        idx = pc.Index(host=url)
+        # Connections and first-touch memory outside the timing; the same ids again later, so no extra rows.
+        idx.upsert(vectors=items[: 2 * BATCH], batch_size=BATCH, max_concurrency=CONCURRENCY, timeout=300)
+        cpu0, server0, t = os.times(), process_cpu_seconds(server_pid), time.perf_counter()
+        res = idx.upsert(
+            vectors=items, batch_size=BATCH, max_concurrency=CONCURRENCY, show_progress=False, timeout=300
+        )
+        elapsed = time.perf_counter() - t
+        cpu1, server1 = os.times(), process_cpu_seconds(server_pid)
+    if res.failed_items:
+        raise RuntimeError(f"{len(res.failed_items)} records failed: {res.errors[:1]}")
+    client_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return elapsed, client_cpu, server1 - server0
 
 
 def progress(message: str) -> None:
@@ -155,8 +220,18 @@ def main() -> None:
     try:
         server_dir, embedded_dir = root / "server", root / "embedded"
 
-        # 1. SDK upsert
         items = [(ids[i], ds.vectors[i].tolist()) for i in range(ds.n)]
+        batches = ds.n / BATCH
+
+        # 0. the SDK's ceiling: the same upsert against a server that does nothing
+        sink = Sink()
+        try:
+            sink_s, sink_client_cpu, _ = sdk_upsert(sink.url, items, sink.proc.pid)
+        finally:
+            sink.stop()
+        progress(f"SDK upsert into a do-nothing sink: {ds.n / sink_s:,.0f} vectors/s")
+
+        # 1. SDK upsert
         server = Server(server_dir)
         try:
             pc = Pinecone(api_key="k", host=server.url)
@@ -167,14 +242,11 @@ def main() -> None:
                 spec=ServerlessSpec(cloud="aws", region="us-east-1"),
             )
             host = pc.describe_index(INDEX).host
-            idx = pc.Index(host=host)
-            t = time.perf_counter()
-            res = idx.upsert(
-                vectors=items, batch_size=BATCH, max_concurrency=CONCURRENCY, show_progress=False, timeout=300
-            )
-            sdk_upsert = time.perf_counter() - t
-            assert res.upserted_count == ds.n, res
-            progress(f"SDK upsert: {ds.n / sdk_upsert:,.0f} vectors/s")
+            sdk_s, client_cpu, server_cpu = sdk_upsert(host, items, server.proc.pid)
+            with Pinecone(api_key="k", host=server.url) as check:
+                stored = check.Index(host=host).describe_index_stats().total_vector_count
+            assert stored == ds.n, stored
+            progress(f"SDK upsert: {ds.n / sdk_s:,.0f} vectors/s")
         finally:
             server.stop()
         del items
@@ -186,8 +258,23 @@ def main() -> None:
         rows.append(
             (
                 f"upsert {BATCH}/batch x{CONCURRENCY} (vectors/s)",
-                f"{ds.n / sdk_upsert:,.0f}",
+                f"{ds.n / sdk_s:,.0f}",
                 f"{ds.n / emb_upsert:,.0f}",
+            )
+        )
+        rows.append(("  ratio to embedded", f"{emb_upsert / sdk_s:.2f}", ""))
+        rows.append(
+            (
+                "  CPU per batch: SDK client / server (ms)",
+                f"{client_cpu / batches * 1e3:.0f} / {server_cpu / batches * 1e3:.0f}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  the SDK into a do-nothing sink (vectors/s; SDK CPU ms/batch)",
+                f"{ds.n / sink_s:,.0f}; {sink_client_cpu / batches * 1e3:.0f}",
+                f"(sink / embedded {emb_upsert / sink_s:.2f})",
             )
         )
 
@@ -208,7 +295,8 @@ def main() -> None:
 
         # 4. SDK queries and fetches
         server = Server(server_dir, args.ef)
-        time.sleep(3)  # the server reads the saved graph into RAM in the background after opening
+        settle = wait_until_quiet(server.proc.pid)
+        progress(f"server quiet {settle:.1f} s after start")
         sdk: dict[str, tuple[float, float]] = {}
         in_server: dict[str, float] = {}
         try:

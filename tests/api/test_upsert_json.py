@@ -45,6 +45,15 @@ VALID: list[dict[str, Any]] = [
     {"vectors": [{"id": "h", "values": [0.1, 0.2], "sparse_values": {"indices": [7], "values": [2.0]}}]},
     {"vectors": [{"id": str(i), "values": [float(i)] * 4} for i in range(50)], "namespace": "__default__"},
     {"vectors": []},
+    {  # rows without dense values between rows with them: each row gets its own slice of the batch
+        "vectors": [
+            {"id": "d1", "values": [0.1, 0.2]},
+            {"id": "s1", "values": [], "sparseValues": {"indices": [1], "values": [0.5]}},
+            {"id": "d2", "values": [0.3, 0.4, 0.5]},
+            {"id": "s2", "sparseValues": {"indices": [2], "values": [1.5]}},
+            {"id": "d3", "values": [0.6]},
+        ]
+    },
 ]
 
 
@@ -122,6 +131,36 @@ def test_generated_bodies_decode_alike(vectors: list[dict[str, Any]], namespace:
         body["namespace"] = namespace
     raw = orjson.dumps(body)
     same(upsert_json.upsert_request(raw), general(raw))
+
+
+def big_body(bad_row: int | None) -> bytes:
+    """~1.1 MB: several of the bracket counter's chunks; `bad_row` gets nested values."""
+    vectors: list[dict[str, Any]] = [{"id": str(i), "values": [0.123456789] * 64} for i in range(1000)]
+    if bad_row is not None:
+        vectors[bad_row]["values"] = [[0.5], [0.25]]
+    return orjson.dumps({"vectors": vectors})
+
+
+def test_a_nested_array_far_into_a_large_body_is_still_caught() -> None:
+    good = big_body(None)
+    assert len(good) > 3 * upsert_json._CHUNK
+    assert upsert_json._fast(good) is not None
+    bad = big_body(998)
+    assert upsert_json._fast(bad) is None
+    with pytest.raises(InvalidArgumentError) as caught:
+        upsert_json.upsert_request(bad)
+    with pytest.raises(InvalidArgumentError) as expected:
+        general(bad)
+    assert caught.value.message == expected.value.message
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, upsert_json._CHUNK - 1, upsert_json._CHUNK, 2 * upsert_json._CHUNK + 7]
+)
+def test_bracket_count_across_chunk_edges(size: int) -> None:
+    rng = np.random.default_rng(size)
+    body = rng.choice(np.frombuffer(b"[]a,", dtype=np.uint8), size).tobytes()
+    assert upsert_json._count_brackets(body) == body.count(b"[")
 
 
 def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
