@@ -7,7 +7,8 @@ Phases run one at a time so the server and the embedded engine never compete for
   0. the SDK upsert against `http_sink.py`, a server that reads bodies and does nothing else: the most
      this SDK can send from this machine, i.e. the ceiling for phase 1;
   1. server on dir A: SDK upsert, 1,000-record batches, 8 concurrent requests;
-  2. embedded on dir B: the same upsert (8 threads, 1,000-record batches);
+  2. embedded on dir B: the same upsert (8 threads, 1,000-record batches); then the SDK's gRPC
+     transport into a server on dir B' (the bulk-load path), for comparison;
   3. embedded on dir A: flush (seal, build ANN indexes) so both sides query identical, settled data;
   4. server on dir A: SDK query at 1 and 8 concurrent clients, fetch of 10 ids;
   5. embedded on dir A: the same queries and fetches.
@@ -124,10 +125,13 @@ def wait_until_quiet(pid: int, timeout: float = 120.0) -> float:
     return time.monotonic() - start
 
 
-def sdk_upsert(url: str, items: list[tuple[str, list[float]]], server_pid: int) -> tuple[float, float, float]:
-    """(seconds, client CPU seconds, server CPU seconds) of the SDK's batched upsert of `items`."""
-    with Pinecone(api_key="k", host=url) as pc:
-        idx = pc.Index(host=url)
+def sdk_upsert(
+    url: str, items: list[tuple[str, list[float]]], server_pid: int, grpc: bool = False
+) -> tuple[float, float, float]:
+    """(seconds, client CPU seconds, server CPU seconds) of the SDK's batched upsert of `items`, over
+    REST or, with `grpc`, over the SDK's gRPC transport to the same host."""
+    with Pinecone(api_key="k", host=url, grpc_scheme="http") as pc:
+        idx = pc.index(host=url, grpc=True) if grpc else pc.Index(host=url)
         # Connections and first-touch memory outside the timing; the same ids again later, so no extra rows.
         idx.upsert(vectors=items[: 2 * BATCH], batch_size=BATCH, max_concurrency=CONCURRENCY, timeout=300)
         cpu0, server0, t = os.times(), process_cpu_seconds(server_pid), time.perf_counter()
@@ -255,6 +259,27 @@ def main() -> None:
         emb_upsert = upsert_embedded(embedded_dir, ds.vectors, ids, ds.dim)
         progress(f"embedded upsert: {ds.n / emb_upsert:,.0f} vectors/s")
         shutil.rmtree(embedded_dir)
+
+        # 2b. the same upsert over the SDK's gRPC transport, into a fresh directory
+        items = [(ids[i], ds.vectors[i].tolist()) for i in range(ds.n)]
+        grpc_dir = root / "grpc"
+        server = Server(grpc_dir)
+        try:
+            pc = Pinecone(api_key="k", host=server.url)
+            pc.create_index(
+                name=INDEX,
+                dimension=ds.dim,
+                metric="cosine",
+                spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+            )
+            grpc_s, grpc_client_cpu, grpc_server_cpu = sdk_upsert(
+                pc.describe_index(INDEX).host, items, server.proc.pid, grpc=True
+            )
+            progress(f"SDK gRPC upsert: {ds.n / grpc_s:,.0f} vectors/s")
+        finally:
+            server.stop()
+        del items
+        shutil.rmtree(grpc_dir)
         rows.append(
             (
                 f"upsert {BATCH}/batch x{CONCURRENCY} (vectors/s)",
@@ -267,6 +292,20 @@ def main() -> None:
             (
                 "  CPU per batch: SDK client / server (ms)",
                 f"{client_cpu / batches * 1e3:.0f} / {server_cpu / batches * 1e3:.0f}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  same upsert over the SDK's gRPC transport (vectors/s; ratio)",
+                f"{ds.n / grpc_s:,.0f}; {emb_upsert / grpc_s:.2f}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  gRPC CPU per batch: SDK client / server (ms)",
+                f"{grpc_client_cpu / batches * 1e3:.0f} / {grpc_server_cpu / batches * 1e3:.0f}",
                 "",
             )
         )
