@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from spruce.errors import InvalidArgumentError
 from spruce.types import Record
-from spruce.wire import rest, upsert_json
+from spruce.wire import rest, simd, upsert_json
 
 
 def general(body: bytes) -> tuple[list[Record], str]:
@@ -133,6 +133,21 @@ def test_generated_bodies_decode_alike(vectors: list[dict[str, Any]], namespace:
     same(upsert_json.upsert_request(raw), general(raw))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"vectors": [{"id": "a", "id": "b", "values": [0.1]}]}',
+        b'{"vectors": [{"id": "a", "values": [0.1], "values": [0.2, 0.3]}]}',
+        b'{"vectors": [{"id": "a", "values": [0.1]}], "namespace": "x", "namespace": "y"}',
+    ],
+)
+def test_repeated_keys_decode_as_the_general_decoder_does(body: bytes) -> None:
+    # simdjson's lookups find the first of repeated keys, orjson keeps the last: such bodies go the
+    # general way.
+    assert upsert_json._fast(body) is None
+    same(upsert_json.upsert_request(body), general(body))
+
+
 def big_body(bad_row: int | None) -> bytes:
     """~1.1 MB: several of the bracket counter's chunks; `bad_row` gets nested values."""
     vectors: list[dict[str, Any]] = [{"id": str(i), "values": [0.123456789] * 64} for i in range(1000)]
@@ -143,7 +158,7 @@ def big_body(bad_row: int | None) -> bytes:
 
 def test_a_nested_array_far_into_a_large_body_is_still_caught() -> None:
     good = big_body(None)
-    assert len(good) > 3 * upsert_json._CHUNK
+    assert len(good) > 3 * simd._CHUNK
     assert upsert_json._fast(good) is not None
     bad = big_body(998)
     assert upsert_json._fast(bad) is None
@@ -154,17 +169,15 @@ def test_a_nested_array_far_into_a_large_body_is_still_caught() -> None:
     assert caught.value.message == expected.value.message
 
 
-@pytest.mark.parametrize(
-    "size", [0, 1, upsert_json._CHUNK - 1, upsert_json._CHUNK, 2 * upsert_json._CHUNK + 7]
-)
+@pytest.mark.parametrize("size", [0, 1, simd._CHUNK - 1, simd._CHUNK, 2 * simd._CHUNK + 7])
 def test_bracket_count_across_chunk_edges(size: int) -> None:
     rng = np.random.default_rng(size)
     body = rng.choice(np.frombuffer(b"[]a,", dtype=np.uint8), size).tobytes()
-    assert upsert_json._count_brackets(body) == body.count(b"[")
+    assert simd.count_brackets(body) == body.count(b"[")
 
 
 def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
-    held = upsert_json._parser().parse(b'{"vectors": [{"id": "x", "values": [1.0]}]}')
+    held = simd._parser().parse(b'{"vectors": [{"id": "x", "values": [1.0]}]}')
     raw = orjson.dumps(VALID[0])
     same(upsert_json.upsert_request(raw), general(raw))  # falls back, then gets a fresh parser
     del held
