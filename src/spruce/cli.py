@@ -38,6 +38,12 @@ def main() -> None:
     default=None,
     help="largest request body accepted (default 2 MiB, like Pinecone)",
 )
+@click.option(
+    "--max-inflight-body-bytes",
+    type=click.IntRange(min=1024),
+    default=None,
+    help="request bodies held at once, summed over requests; one past it gets 429 (default 256 MiB)",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -46,6 +52,7 @@ def serve(
     api_keys: tuple[str, ...],
     external_url: str | None,
     max_body_bytes: int | None,
+    max_inflight_body_bytes: int | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -65,6 +72,8 @@ def serve(
         server = replace(server, external_url=external_url)
     if max_body_bytes is not None:
         server = replace(server, max_body_bytes=max_body_bytes)
+    if max_inflight_body_bytes is not None:
+        server = replace(server, max_inflight_body_bytes=max_inflight_body_bytes)
     data = data_dir or settings.data_dir or Path("./data")
     settings = replace(settings, data_dir=data, server=server)
 

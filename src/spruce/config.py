@@ -62,6 +62,10 @@ class ServerConfig:
     )
     api_keys: tuple[str, ...] = field(default=(), metadata={"help": "accepted Api-Key values; empty: open"})
     max_body_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest request body accepted"})
+    max_inflight_body_bytes: int = field(
+        default=256 * 1024 * 1024,
+        metadata={"help": "request bodies held at once, summed over requests; beyond it: 429"},
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from spruce.api.listeners import Http2Backend, Listener, bind
 from spruce.api.ports import PortRegistry
 from spruce.api.rest import create_control_app, create_index_app
 from spruce.api.rest.metrics import Metrics
+from spruce.api.rest.middleware import BodyBudget
 from spruce.config import ServerConfig, Settings
 from spruce.errors import ResourceExhaustedError
 from spruce.service.catalog import Catalog
@@ -46,6 +47,8 @@ class SpruceServer:
         self._http = http
         self._state = ServerState()
         self._metrics = Metrics(catalog)
+        # One budget for every port: request bodies share the process's memory.
+        self._budget = BodyBudget(config.max_inflight_body_bytes)
         self._main: Listener | None = None
         self._indexes: dict[str, Listener] = {}
         self.port = config.port
@@ -54,7 +57,9 @@ class SpruceServer:
     async def start(self) -> None:
         sock = bind(self.config.host, self.config.port)
         self.port = sock.getsockname()[1]  # the real one when asked for port 0
-        app = create_control_app(self.catalog, self.config, hosts=self, metrics=self._metrics)
+        app = create_control_app(
+            self.catalog, self.config, hosts=self, metrics=self._metrics, budget=self._budget
+        )
         self._main = Listener(sock, app, self._state, http=self._http)
         if self._http2 is not None:
             await self._http2.start()
@@ -127,7 +132,9 @@ class SpruceServer:
             sock = self._bind_free()
         port = sock.getsockname()[1]
         self._ports.assign(name, port)
-        app = create_index_app(self.catalog, name, self.config, hosts=self, metrics=self._metrics)
+        app = create_index_app(
+            self.catalog, name, self.config, hosts=self, metrics=self._metrics, budget=self._budget
+        )
         listener = Listener(sock, app, self._state, index_name=name, http2=self._http2, http=self._http)
         self._indexes[name] = listener
         listener.start()

@@ -21,7 +21,7 @@ from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import endpoint, error_response, json_response
 from spruce.api.rest.metrics import Metrics
-from spruce.api.rest.middleware import SpruceMiddleware
+from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
@@ -38,9 +38,12 @@ def create_control_app(
     *,
     hosts: IndexHosts | None = None,
     metrics: Metrics | None = None,
+    budget: BodyBudget | None = None,
 ) -> ASGIApp:
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
-    return _build(control.routes(), config, metrics or Metrics(catalog), "Spruce control plane", index=None)
+    return _build(
+        control.routes(), config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None
+    )
 
 
 def create_index_app(
@@ -50,15 +53,23 @@ def create_index_app(
     *,
     hosts: IndexHosts | None = None,
     metrics: Metrics | None = None,
+    budget: BodyBudget | None = None,
 ) -> ASGIApp:
+    """`metrics` and `budget` are shared by all the apps of one server process."""
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
     routes = data.routes() + control.routes()
-    return _build(routes, config, metrics or Metrics(catalog), f"Spruce index {index_name}", index=index_name)
+    title = f"Spruce index {index_name}"
+    return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
 
 def _build(
-    specs: Sequence[RouteSpec], config: ServerConfig, metrics: Metrics, title: str, index: str | None
+    specs: Sequence[RouteSpec],
+    config: ServerConfig,
+    metrics: Metrics,
+    budget: BodyBudget | None,
+    title: str,
+    index: str | None,
 ) -> ASGIApp:
     document = openapi_document(specs, title)
 
@@ -99,4 +110,5 @@ def _build(
         return error_response(code, str(exc.detail))
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-    return SpruceMiddleware(app, config.api_keys, metrics)
+    budget = budget or BodyBudget(config.max_inflight_body_bytes)
+    return SpruceMiddleware(app, config.api_keys, metrics, config.max_body_bytes, budget)
