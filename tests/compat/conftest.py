@@ -38,10 +38,12 @@ def free_port() -> int:
             return port
 
 
-def start_server(data: Path, api_keys: Sequence[str] = (), port: int | None = None) -> RunningServer:
+def start_server(
+    data: Path, api_keys: Sequence[str] = (), port: int | None = None, extra_args: Sequence[str] = ()
+) -> RunningServer:
     port = port or free_port()
     cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(port)]
-    cmd += ["--host", "127.0.0.1"]
+    cmd += ["--host", "127.0.0.1", *extra_args]
     for key in api_keys:
         cmd += ["--api-key", key]
     log = data.parent / f"{data.name}-server-{port}.log"
@@ -101,8 +103,14 @@ class Launcher:
     def __init__(self) -> None:
         self.running: list[RunningServer] = []
 
-    def start(self, data: Path, api_keys: Sequence[str] = (), port: int | None = None) -> RunningServer:
-        server = start_server(data, api_keys, port)
+    def start(
+        self,
+        data: Path,
+        api_keys: Sequence[str] = (),
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> RunningServer:
+        server = start_server(data, api_keys, port, extra_args)
         self.running.append(server)
         return server
 

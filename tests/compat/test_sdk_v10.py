@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pinecone import Pinecone, PineconeAsyncio, ServerlessSpec
 from pinecone.errors import ApiError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
@@ -252,6 +253,29 @@ def test_api_key_and_restart_keeps_hosts(tmp_path: Path, launcher: Any) -> None:
         with Pinecone(api_key="secret", host=server.url) as pc:
             assert pc.describe_index("keep").host == host
             assert "x" in pc.Index(host=host).fetch(ids=["x"]).vectors
+    finally:
+        assert launcher.stop(server) == 0
+
+
+def test_sdk_retries_429_from_the_body_budget(tmp_path: Path, launcher: Any) -> None:
+    # A budget smaller than one batch: concurrent batches are refused with 429 (a lone one always
+    # passes), the SDK backs off and retries, and every record lands.
+    server = launcher.start(tmp_path / "data", extra_args=["--max-inflight-body-bytes", "4096"])
+    try:
+        with Pinecone(api_key="k", host=server.url) as pc:
+            _create(pc, "budget")
+            index = pc.Index(host=pc.describe_index("budget").host)
+            items = [(str(i), _vec(i)) for i in range(4000)]  # ~18 KB per batch of 100
+            result = index.upsert(vectors=items, batch_size=100, max_concurrency=8)
+            assert result.upserted_count == 4000 and not result.failed_items
+            assert index.describe_index_stats().total_vector_count == 4000
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        refused = [
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('spruce_requests_total{operation="overloaded",status="429"}')
+        ]
+        assert refused and refused[0] >= 1, "no request was refused: the retry path went untested"
     finally:
         assert launcher.stop(server) == 0
 
