@@ -125,6 +125,15 @@ def wait_until_quiet(pid: int, timeout: float = 120.0) -> float:
     return time.monotonic() - start
 
 
+def create_index(url: str, dim: int) -> str:
+    """Create the benchmark's index through the SDK; returns its host."""
+    with Pinecone(api_key="k", host=url) as pc:
+        pc.create_index(
+            name=INDEX, dimension=dim, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+        )
+        return str(pc.describe_index(INDEX).host)
+
+
 def sdk_upsert(
     url: str, items: list[tuple[str, list[float]]], server_pid: int, grpc: bool = False
 ) -> tuple[float, float, float]:
@@ -240,14 +249,7 @@ def main() -> None:
         # 1. SDK upsert
         server = Server(server_dir)
         try:
-            pc = Pinecone(api_key="k", host=server.url)
-            pc.create_index(
-                name=INDEX,
-                dimension=ds.dim,
-                metric="cosine",
-                spec=ServerlessSpec(cloud="aws", region="us-east-1"),
-            )
-            host = pc.describe_index(INDEX).host
+            host = create_index(server.url, ds.dim)
             sdk_s, client_cpu, server_cpu = sdk_upsert(host, items, server.proc.pid)
             with Pinecone(api_key="k", host=server.url) as check:
                 stored = check.Index(host=host).describe_index_stats().total_vector_count
@@ -272,15 +274,8 @@ def main() -> None:
         grpc_dir = root / "grpc"
         server = Server(grpc_dir)
         try:
-            pc = Pinecone(api_key="k", host=server.url)
-            pc.create_index(
-                name=INDEX,
-                dimension=ds.dim,
-                metric="cosine",
-                spec=ServerlessSpec(cloud="aws", region="us-east-1"),
-            )
             grpc_s, grpc_client_cpu, grpc_server_cpu = sdk_upsert(
-                pc.describe_index(INDEX).host, items, server.proc.pid, grpc=True
+                create_index(server.url, ds.dim), items, server.proc.pid, grpc=True
             )
             progress(f"SDK gRPC upsert: {ds.n / grpc_s:,.0f} vectors/s")
         finally:
