@@ -14,6 +14,8 @@ MetadataValue: TypeAlias = "str | int | float | bool | list[str]"
 Metadata: TypeAlias = "dict[str, str | int | float | bool | list[str]]"
 FloatArray: TypeAlias = npt.NDArray[np.float32]
 UIntArray: TypeAlias = npt.NDArray[np.uint32]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 METRICS: tuple[str, ...] = ("cosine", "euclidean", "dotproduct")
 

@@ -15,12 +15,11 @@ import shutil
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_vectors, write_alive, write_segment
 from spruce.engine.sparse import SparseRows
-from spruce.types import FloatArray, Metadata
+from spruce.types import FloatArray, IntArray, Metadata
 
 if TYPE_CHECKING:
     from spruce.engine.store import Store
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 _DEAD_FRACTION = 0.5
 _FANIN = 4  # segments of one size tier merged at a time: each row is rewritten ~log4(n / memtable) times
 _MAX_ROUNDS = 8
-IntArray = npt.NDArray[np.int64]
 
 
 def _tier(live: int, memtable_rows: int) -> int:
@@ -122,7 +120,7 @@ def _compact(store: Store, name: str, force: bool) -> bool:
             seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True
             new.dense = map_vectors(seg_dir)
-        if new.n >= store.config.ann_min_rows and store.dimension:
+        if store.needs_ann(new):
             if base_ann is not None:
                 extra = new.dense[base_rows : new.n]
                 step = store.build_step(store.yield_to_writes)

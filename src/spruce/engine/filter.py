@@ -41,8 +41,9 @@ from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
 
-from spruce.engine.filter_columns import BoolArray, FieldColumns, list_strings, to_float
+from spruce.engine.filter_columns import FieldColumns, list_strings, to_float
 from spruce.errors import InvalidFilterError
+from spruce.types import BoolArray
 
 MAX_IN_VALUES: Final = 10_000
 # Deep nesting has no legitimate use and would otherwise surface as RecursionError (a 500).

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
+from spruce.types import BoolArray
 
 
 def to_float(value: int | float) -> float:

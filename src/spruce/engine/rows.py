@@ -13,17 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from spruce.engine.buffers import POOL
 from spruce.engine.filter import MetadataColumns
 from spruce.engine.sparse import SparseRows
-from spruce.types import FloatArray, Metadata, Record
+from spruce.types import BoolArray, FloatArray, Metadata, Record
 
 if TYPE_CHECKING:
     from spruce.engine.ann import AnnIndex
-
-BoolArray = npt.NDArray[np.bool_]
 
 
 class RowBlock:

@@ -13,19 +13,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from spruce.engine.ann import AnnIndex
 from spruce.engine.blas import single_threaded_blas
 from spruce.engine.sparse import SparseSnapshot
-from spruce.types import FloatArray, SparseVector
+from spruce.types import BoolArray, FloatArray, IntArray, SparseVector
 
-BoolArray = npt.NDArray[np.bool_]
 _EF_CAP = 4096
 _BLAS_SINGLE_THREAD_ROWS = 1024  # below this a scan is too small for BLAS to thread; skip the ~10 us toggle
 _SPEED_CROSSOVER_768 = 3000
 _FILTERED_EF_FLOOR = 64
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

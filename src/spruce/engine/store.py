@@ -82,7 +82,7 @@ class Store:
         opened = [b for ns in self._namespaces.values() for b in ns.sealed]
         if self._ann_worker is None:
             for block in opened:
-                if self._needs_ann(block):
+                if self.needs_ann(block):
                     self.build_ann(block)
         elif opened:
             self._ann_worker.request("maintain")
@@ -418,11 +418,12 @@ class Store:
                 self._ann_worker.request("maintain")
             return
         for block in blocks:
-            if self._needs_ann(block):
+            if self.needs_ann(block):
                 self.build_ann(block)
         self._maybe_compact()
 
-    def _needs_ann(self, block: RowBlock) -> bool:
+    def needs_ann(self, block: RowBlock) -> bool:
+        """Whether the block is big enough for an HNSW graph and has none yet."""
         return bool(self.dimension) and block.n >= self.config.ann_min_rows and block.ann is None
 
     def _backlog(self) -> tuple[int, float]:
@@ -431,7 +432,7 @@ class Store:
         with self._lock:
             for ns in self._namespaces.values():
                 for b in ns.sealed:
-                    if self._needs_ann(b):
+                    if self.needs_ann(b):
                         rows += b.n
                         oldest = min(oldest, b.sealed_at)
         return rows * self.dimension * 4, oldest
@@ -483,7 +484,7 @@ class Store:
             return
         self._maybe_compact()
         with self._lock:
-            todo = [b for ns in self._namespaces.values() for b in ns.sealed if self._needs_ann(b)]
+            todo = [b for ns in self._namespaces.values() for b in ns.sealed if self.needs_ann(b)]
         for block in todo:
             with self._lock:
                 still_here = any(block in ns.sealed for ns in self._namespaces.values())
@@ -522,7 +523,7 @@ class Store:
         0.5 ms until the pages came back).
         """
         if self.path is not None and block.persisted:
-            path = self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
+            path = self._graph_path(block)
             if path.parent.exists():
                 index.save(path)
         block.ann = index
@@ -532,14 +533,17 @@ class Store:
         mapped = block.ann
         if self.path is None or mapped is None or not mapped.mapped:
             return
-        path = self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
         try:
-            loaded = AnnIndex.load(path, self.metric, mmap=False)
+            loaded = AnnIndex.load(self._graph_path(block), self.metric, mmap=False)
         except (OSError, RuntimeError):
             return  # the segment was compacted away meanwhile: nothing to load
         with self._lock:
             if block.ann is mapped:
                 block.ann = loaded
+
+    def _graph_path(self, block: RowBlock) -> Path:
+        assert self.path is not None
+        return self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
 
     def _maybe_compact(self) -> None:
         from spruce.engine.compaction import compact_namespaces

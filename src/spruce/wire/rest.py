@@ -211,10 +211,9 @@ def record(value: object, field: str, dense: FloatArray | None = None) -> Record
     rid = value.get("id")
     if not isinstance(rid, str) or not rid:
         raise InvalidArgumentError(f"{field}.id must be a non-empty string")
-    raw_values = value.get("values")
-    if dense is not None:
-        values: FloatArray | None = dense
-    else:
+    values = dense
+    if values is None:
+        raw_values = value.get("values")
         values = None if raw_values is None else floats(raw_values, f"{field}.values")
     if values is not None and values.size == 0:
         values = None

@@ -86,7 +86,7 @@ def float32(values: FloatArray) -> FloatArray:
 
 def plain(value: Any) -> Any:
     """A value as plain Python (dicts, lists, scalars). `as_dict` keeps the last of repeated keys at any
-    depth, as orjson does; only direct lookups (`obj[key]`) keep the first, hence `keys`."""
+    depth, as orjson does; only direct lookups (`obj[key]`) keep the first, hence `fields`."""
     if isinstance(value, simdjson.Object):
         return value.as_dict()
     if isinstance(value, simdjson.Array):
