@@ -1,4 +1,4 @@
-"""The `spruce` command: `spruce serve` runs the Pinecone-compatible server."""
+"""`spruce serve`: run the Pinecone-compatible REST and gRPC server on a data directory."""
 
 from __future__ import annotations
 
@@ -15,12 +15,7 @@ from spruce.config import Settings
 from spruce.errors import SpruceError
 
 
-@click.group()
-def main() -> None:
-    """Spruce: a self-hosted vector database that speaks Pinecone's API."""
-
-
-@main.command()
+@click.command()
 @click.option(
     "--data",
     "data_dir",
@@ -87,7 +82,3 @@ def serve(
         raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
-
-
-if __name__ == "__main__":
-    main()
