@@ -347,8 +347,18 @@ def main() -> None:
         results["segments_with_hnsw"] = sum(b.ann is not None for b in segs)
         log(f"flush: {results['flush_s']:.1f}s, segments {results['segments']}")
 
-        # 2. unfiltered queries, single thread, swept over ef.
+        # 2. unfiltered queries, single thread: at the defaults (each graph's calibrated width), then
+        # swept over a fixed ef.
         faiss.omp_set_num_threads(1)
+        eng.set_ef(0)
+        run_spruce_queries(eng.ix, ds.queries[:20], None)
+        d_qps, d_found = run_spruce_queries(eng.ix, ds.queries, None)
+        results["defaults"] = {"qps": d_qps, "recall": recall_at_k(d_found, truth)}
+        results["calibrations"] = [
+            b.ann.calibration.to_json() for b in segs if b.ann is not None and b.ann.calibration is not None
+        ]
+        log(f"spruce defaults: {d_qps:,.0f} q/s recall {results['defaults']['recall']:.4f}")
+        log(f"calibrated: {results['calibrations']}")
 
         def spruce_at(ef: int) -> tuple[float, list[list[int]]]:
             eng.set_ef(ef)
@@ -439,6 +449,28 @@ def main() -> None:
                 "faiss_qps": f_qps,
             }
             log(f"head to head: spruce {s_qps:,.0f} q/s vs faiss {f_qps:,.0f} q/s = {s_qps / f_qps:.2f}")
+        # Defaults against faiss at the smallest ef that reaches the recall Spruce's defaults gave.
+        d_rec = results["defaults"]["recall"]
+        same_sweep = sweep(lambda ef: run_faiss_queries(index, ds.queries, ef), truth, d_rec)
+        f_same = first_reaching(same_sweep, d_rec) or same_sweep[-1]
+        if f_same is not None:
+            if path is not None:
+                eng.close()
+                eng = Engine(path, replace(config, hnsw_ef_search=0))
+            else:
+                eng.set_ef(0)
+            s_qps, f_qps = head_to_head(eng.ix, index, ds.queries, f_same[0])
+            results["defaults_vs_faiss"] = {
+                "spruce_recall": d_rec,
+                "spruce_qps": s_qps,
+                "faiss_ef": f_same[0],
+                "faiss_recall": f_same[2],
+                "faiss_qps": f_qps,
+            }
+            log(
+                f"defaults vs faiss at recall {d_rec:.4f}: spruce {s_qps:,.0f} q/s vs faiss "
+                f"(ef {f_same[0]}) {f_qps:,.0f} q/s = {s_qps / f_qps:.2f}"
+            )
         eng.close()
     finally:
         if args.keep:
@@ -477,6 +509,24 @@ def report(r: dict[str, Any]) -> None:
     )
     faiss_rate = r["n"] / r["faiss_build_s"]
     add("faiss HNSWFlat build, same data", f"{r['faiss_build_s']:.1f} s", f"{faiss_rate:,.0f} vec/s")
+    d = r["defaults"]
+    efs = ", ".join(
+        f"k={k}: ef {e}" for c in r["calibrations"] for k, e in zip(c["ks"], c["efs"], strict=True)
+    )
+    add(
+        "spruce query at defaults (calibrated)", f"{d['qps']:,.0f} q/s", f"recall@10 {d['recall']:.4f}; {efs}"
+    )
+    dv = r.get("defaults_vs_faiss")
+    if dv:
+        ratio = dv["spruce_qps"] / dv["faiss_qps"]
+        ok = "meets" if ratio >= 0.9 else "MISSES"
+        add(
+            "QPS at defaults: spruce/faiss at the same recall",
+            f"{ratio:.2f}",
+            f"interleaved: spruce {dv['spruce_qps']:,.0f} q/s (recall {dv['spruce_recall']:.4f}) vs "
+            f"faiss ef={dv['faiss_ef']} {dv['faiss_qps']:,.0f} q/s (recall {dv['faiss_recall']:.4f}); "
+            f"{ok} target 0.9",
+        )
     for ef, qps, rec in r["spruce_sweep"]:
         add(f"spruce query ef={ef}", f"{qps:,.0f} q/s", f"recall@10 {rec:.4f}")
     for ef, qps, rec in r["faiss_sweep"]:

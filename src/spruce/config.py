@@ -22,8 +22,12 @@ class EngineConfig:
     hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree (M)"})
     hnsw_ef_construction: int = field(default=100, metadata={"help": "HNSW efConstruction"})
     hnsw_ef_search: int = field(
-        default=384,
-        metadata={"help": "HNSW efSearch for unfiltered queries (recall@10 >= 0.99 on our sets)"},
+        default=0,
+        metadata={"help": "HNSW efSearch for unfiltered queries (0: each graph's own, calibrated at build)"},
+    )
+    ann_target_recall: float = field(
+        default=0.99,
+        metadata={"help": "recall@10 each HNSW graph is calibrated for when it is built (0.5..1.0)"},
     )
     exact_filter_max_rows: int = field(
         default=16_384,
@@ -51,6 +55,14 @@ class EngineConfig:
     background: bool = field(
         default=True, metadata={"help": "build ANN indexes and compact in the background"}
     )
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.ann_target_recall <= 1.0:
+            raise InvalidArgumentError(f"ann_target_recall must be in 0.5..1.0, got {self.ann_target_recall}")
+        if self.hnsw_ef_search < 0:
+            raise InvalidArgumentError(
+                f"hnsw_ef_search must be >= 0 (0: calibrated), got {self.hnsw_ef_search}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,8 @@ class Settings:
                 value: object
                 if isinstance(getattr(engine, f.name), bool):
                     value = raw.lower() in ("1", "true", "yes", "on")
+                elif isinstance(getattr(engine, f.name), float):
+                    value = _parse_float(key, raw)
                 else:
                     value = _parse_int(key, raw)
                 engine = replace(engine, **{f.name: value})  # type: ignore[arg-type]
@@ -109,3 +123,10 @@ def _parse_int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise InvalidArgumentError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidArgumentError(f"{name} must be a number, got {raw!r}") from None

@@ -20,9 +20,17 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from spruce.engine.calibrate import Calibration, calibrate, held_out_count
 from spruce.types import BoolArray, FloatArray, IntArray
 
 _BUILD_CHUNK = 8192
+# Graphs without a calibration (saved by an older version, or built before it finished) use this:
+# recall@10 >= 0.99 on every data set measured so far, at a cost (see docs/benchmarks.md).
+UNCALIBRATED_EF = 384
+
+
+def calibration_path(graph: Path) -> Path:
+    return graph.with_name("hnsw.calib.json")
 
 
 def _as_faiss_input(vectors: FloatArray, metric: str) -> FloatArray:
@@ -41,6 +49,7 @@ class AnnIndex:
         self.mapped = mapped  # pages come from the file on demand (see Store.load_ann)
         self.ntotal = int(index.ntotal)
         self._params_by_ef: dict[int, faiss.SearchParametersHNSW] = {}  # type: ignore[name-defined]
+        self.calibration: Calibration | None = None
 
     @classmethod
     def build(
@@ -50,18 +59,66 @@ class AnnIndex:
         *,
         m: int,
         ef_construction: int,
+        target_recall: float | None = None,
         between_chunks: Callable[[], None] = lambda: None,
     ) -> AnnIndex:
         """Build in chunks, calling `between_chunks` before each: it may pause the build (to leave
         the machine to a bulk load) or raise to stop it (a closing store: a faiss call still running
-        when the interpreter exits aborts the process)."""
+        when the interpreter exits aborts the process). With `target_recall`, the graph calibrates
+        its search width on its last rows before they are added (see calibrate.py)."""
         d = vectors.shape[1]
         cls.set_build_threads(1)
         faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
         index = faiss.IndexHNSWFlat(d, m, faiss_metric)
         index.hnsw.efConstruction = ef_construction
-        _add_in_chunks(index, vectors, metric, between_chunks)
-        return cls(index, metric)
+        built = cls(index, metric)
+        built._add_calibrating(vectors, target_recall, between_chunks)
+        return built
+
+    def _add_calibrating(
+        self, rows: FloatArray, target_recall: float | None, between_chunks: Callable[[], None]
+    ) -> None:
+        """Add `rows` after the graph's current ones; with `target_recall`, hold the last of them
+        out, calibrate on them against everything added before, then add them too."""
+        wanted = held_out_count(self.ntotal + len(rows)) if target_recall is not None else 0
+        # Fewer new rows than that (a small extension) would measure too coarsely: keep the old figures.
+        held = wanted if len(rows) >= wanted else 0
+        split = len(rows) - held
+        _add_in_chunks(self._index, rows[:split], self.metric, between_chunks)
+        self.ntotal = int(self._index.ntotal)
+        if held and target_recall is not None:
+            self.calibration = calibrate(
+                self._graph_rows(rows[:split]),
+                np.asarray(rows[split:]),
+                self.metric,
+                self.search_many,
+                self._exact,
+                target_recall=target_recall,
+                between_steps=between_chunks,
+            )
+            _add_in_chunks(self._index, rows[split:], self.metric, between_chunks)
+            self.ntotal = int(self._index.ntotal)
+
+    def _exact(self, rows: FloatArray, queries: FloatArray, k: int) -> IntArray:
+        """Brute-force top-k (rows and queries already normalised for cosine): faiss' own scan keeps
+        a heap per query, 5x cheaper than a numpy argpartition over every score."""
+        metric = faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+        _, labels = faiss.knn(
+            np.ascontiguousarray(queries, dtype=np.float32),
+            np.ascontiguousarray(rows, dtype=np.float32),
+            k,
+            metric,
+        )
+        return np.asarray(labels, dtype=np.int64)
+
+    def _graph_rows(self, added: FloatArray) -> FloatArray:
+        """Every row in the graph, in label order: the stored ones (an extended graph's base rows
+        are read back from faiss' own storage) followed by those just added."""
+        before = self.ntotal - len(added)
+        if before == 0:
+            return np.asarray(added, dtype=np.float32)
+        stored = self._index.reconstruct_n(0, before)
+        return np.concatenate([np.asarray(stored, dtype=np.float32), np.asarray(added, dtype=np.float32)])
 
     @staticmethod
     def set_build_threads(spare: int) -> None:
@@ -70,15 +127,32 @@ class AnnIndex:
         2-4x while a segment's graph was built."""
         faiss.omp_set_num_threads(max(1, (os.cpu_count() or 2) - spare))
 
-    def extended(self, extra: FloatArray, between_chunks: Callable[[], None] = lambda: None) -> AnnIndex:
+    def extended(
+        self,
+        extra: FloatArray,
+        between_chunks: Callable[[], None] = lambda: None,
+        target_recall: float | None = None,
+    ) -> AnnIndex:
         """A copy of this index with `extra` added after its rows, so labels continue in row order.
 
         Compaction uses it to keep the largest input's graph instead of rebuilding it: inserting only
-        the smaller inputs costs a fraction of a full build.
+        the smaller inputs costs a fraction of a full build. It calibrates again on the last of the
+        new rows; with too few new rows to measure, it keeps this graph's calibration.
         """
-        clone = faiss.deserialize_index(faiss.serialize_index(self._index))
-        _add_in_chunks(clone, extra, self.metric, between_chunks)
-        return AnnIndex(clone, self.metric)
+        clone = AnnIndex(faiss.deserialize_index(faiss.serialize_index(self._index)), self.metric)
+        clone.calibration = self.calibration
+        clone._add_calibrating(extra, target_recall, between_chunks)
+        return clone
+
+    def ef_for(self, top_k: int) -> int:
+        """The calibrated efSearch for an unfiltered query of `top_k`."""
+        if self.calibration is None:
+            return max(UNCALIBRATED_EF, top_k)
+        return self.calibration.ef_for(top_k)
+
+    def trusted_for(self, top_k: int) -> bool:
+        """False when calibration found that no width on the ladder reaches the target recall."""
+        return self.calibration is None or self.calibration.reaches(top_k)
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -86,13 +160,25 @@ class AnnIndex:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         tmp.replace(path)
+        if self.calibration is not None:
+            self.calibration.save(calibration_path(path))
 
     @classmethod
     def load(cls, path: Path, metric: str, *, mmap: bool = True) -> AnnIndex:
         """Open a saved graph: memory-mapped (milliseconds; pages come in on demand) or read into RAM."""
         if mmap:
-            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), metric, mapped=True)
-        return cls(faiss.read_index(str(path)), metric)
+            index = cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), metric, mapped=True)
+        else:
+            index = cls(faiss.read_index(str(path)), metric)
+        index.calibration = Calibration.load(calibration_path(path))
+        return index
+
+    def search_many(self, queries: FloatArray, k: int, ef: int) -> IntArray:
+        """Rows of the k nearest neighbours of each query (-1 where fewer exist), unfiltered, on the
+        calling thread's OpenMP setting (calibration runs in the background builder's)."""
+        q = _as_faiss_input(queries, self.metric)
+        _, labels = self._index.search(q, min(k, self.ntotal), params=_new_params(max(ef, k)))
+        return np.asarray(labels, dtype=np.int64)
 
     def _params(self, ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]
         # Read-only during a search, so one object per ef serves every thread (building one per

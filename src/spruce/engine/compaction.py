@@ -124,7 +124,7 @@ def _compact(store: Store, name: str, force: bool) -> bool:
             if base_ann is not None:
                 extra = new.dense[base_rows : new.n]
                 step = store.build_step(store.yield_to_writes)
-                store.attach_ann(new, base_ann.extended(extra, between_chunks=step))
+                store.attach_ann(new, base_ann.extended(extra, step, store.config.ann_target_recall))
             else:
                 store.build_ann(new, pause=store.yield_to_writes)
         # The maintenance lock keeps checkpoints out until the manifest names the new layout: a

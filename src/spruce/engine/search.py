@@ -31,7 +31,7 @@ class QuerySpec:
     top_k: int
     dense: FloatArray | None
     sparse: SparseVector | None
-    ef_search: int
+    ef_search: int  # 0: each graph's calibrated width
     exact_max_rows: int
 
     @property
@@ -116,6 +116,9 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         and spec.sparse is None
         and spec.dense is not None
         and view.allowed_count > exact_rows
+        # A graph that could not reach its target recall at any width is scanned instead, unless the
+        # caller fixed the width itself.
+        and (spec.ef_search > 0 or view.ann.trusted_for(spec.top_k))
     )
     if use_ann:
         assert view.ann is not None and spec.dense is not None
@@ -123,7 +126,8 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         # proportion (design: ef >= 2048 was needed for recall 0.99 at 1%), within a cap.
         # Twice the inverse selectivity: measured at 10% on 100k x 768, ef 640 gave recall 0.92.
         boost = min(64.0, 2.0 / selectivity) if selectivity < 0.5 else (1.0 / selectivity)
-        base = max(spec.ef_search, 2 * spec.top_k, _FILTERED_EF_FLOOR if selectivity < 1.0 else 0)
+        width = spec.ef_search or view.ann.ef_for(spec.top_k)
+        base = max(width, spec.top_k, _FILTERED_EF_FLOOR if selectivity < 1.0 else 0)
         ef = min(int(base * boost), max(_EF_CAP, spec.ef_search))
         allowed = None if view.all_alive_unfiltered else view.allowed
         rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)

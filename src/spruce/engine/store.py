@@ -511,6 +511,7 @@ class Store:
             self.metric,
             m=self.config.hnsw_m,
             ef_construction=self.config.hnsw_ef_construction,
+            target_recall=self.config.ann_target_recall,
             between_chunks=self.build_step(pause),
         )
         self.attach_ann(block, index)

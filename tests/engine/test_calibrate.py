@@ -1,0 +1,195 @@
+"""Self-calibrated search width: each graph measures the efSearch its own data needs, against a
+brute-force oracle, and queries at the defaults use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spruce
+from spruce.config import EngineConfig, Settings
+from spruce.engine.ann import UNCALIBRATED_EF, AnnIndex, calibration_path
+from spruce.engine.calibrate import EF_LADDER, Calibration, held_out_count
+from spruce.errors import InvalidArgumentError
+
+
+def _clustered(rng: np.random.Generator, n: int, d: int, centres: np.ndarray) -> np.ndarray:
+    which = rng.integers(0, len(centres), size=n)
+    x = centres[which] + rng.standard_normal((n, d)).astype(np.float32) * np.float32(1.6 / np.sqrt(d))
+    return np.asarray(x, dtype=np.float32)
+
+
+def _oracle(rows: np.ndarray, queries: np.ndarray, metric: str, k: int) -> np.ndarray:
+    if metric == "cosine":
+        rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    dots = queries @ rows.T
+    if metric == "euclidean":
+        keys = -((rows * rows).sum(1)[None, :] - 2 * dots + (queries * queries).sum(1)[:, None])
+    else:
+        keys = dots
+    return np.argsort(-keys, axis=1, kind="stable")[:, :k]
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = sum(len(np.intersect1d(f[f >= 0], t)) for f, t in zip(found, truth, strict=True))
+    return hits / truth.size
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((60, 32)).astype(np.float32)
+    return _clustered(rng, 6000, 32, centres), _clustered(rng, 300, 32, centres)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_calibrated_width_reaches_the_target_on_new_queries(
+    data: tuple[np.ndarray, np.ndarray], metric: str
+) -> None:
+    rows, fresh = data
+    index = AnnIndex.build(rows, metric, m=16, ef_construction=40, target_recall=0.97)
+    cal = index.calibration
+    assert cal is not None
+    assert cal.rows == len(rows) and cal.queries == held_out_count(len(rows)) == 500
+    assert cal.ks == (10, 100)
+    assert all(ef in EF_LADDER or ef == k for ef, k in zip(cal.efs, cal.ks, strict=True))
+    assert cal.efs[0] <= cal.efs[1]
+    assert min(cal.recalls) >= 0.97
+    # Queries the calibration never saw, from the same distribution, scored by brute force.
+    truth = _oracle(rows, fresh, metric, 10)
+    assert _recall(index.search_many(fresh, 10, index.ef_for(10)), truth) >= 0.95
+    # It chose, rather than falling back to the widest rung.
+    assert cal.efs[0] < EF_LADDER[-1]
+
+
+def test_a_graph_that_cannot_reach_the_target_is_scanned_exactly(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # Inner product over vectors of unequal norms: HNSW's greedy walk misses large-norm rows, and at
+    # k=100 no width on the ladder reaches 0.97. The calibration says so, and such queries scan.
+    rows, fresh = data
+    rows = rows * np.random.default_rng(5).uniform(0.2, 3.0, size=(len(rows), 1)).astype(np.float32)
+    index = AnnIndex.build(rows, "dotproduct", m=16, ef_construction=40, target_recall=0.97)
+    assert index.calibration is not None
+    assert not index.calibration.reaches(100) and not index.trusted_for(100)
+    assert not index.trusted_for(50) and not index.trusted_for(500)
+    assert index.calibration.efs[1] == EF_LADDER[-1]
+
+    config = EngineConfig(
+        ann_min_rows=1000, memtable_max_rows=10_000, ingest_quiet_ms=0, ann_target_recall=0.97
+    )
+    db = spruce.Client(path=tmp_path / "db", config=config)
+    db.create_index(name="ip", dimension=32, metric="dotproduct")
+    ix = db.Index("ip")
+    for start in range(0, len(rows), 1000):
+        ix.upsert(vectors=[(str(i), rows[i].tolist()) for i in range(start, start + 1000)])
+    ix.flush()
+    assert all(b.ann is not None for b in ix._svc.store.namespaces[""].sealed)
+    truth = _oracle(rows, fresh[:50], "dotproduct", 100)
+    for q, want in zip(fresh[:50], truth, strict=True):
+        got = [int(m.id) for m in ix.query(vector=q.tolist(), top_k=100).matches]
+        assert got == want.tolist()
+    db.close()
+
+
+def test_harder_target_needs_a_wider_beam(data: tuple[np.ndarray, np.ndarray]) -> None:
+    rows, _ = data
+    loose = AnnIndex.build(rows, "cosine", m=16, ef_construction=40, target_recall=0.8).calibration
+    strict = AnnIndex.build(rows, "cosine", m=16, ef_construction=40, target_recall=1.0).calibration
+    assert loose is not None and strict is not None
+    assert loose.efs[0] <= strict.efs[0]
+
+
+def test_extended_graph_calibrates_on_its_new_rows(data: tuple[np.ndarray, np.ndarray]) -> None:
+    rows, fresh = data
+    base = AnnIndex.build(rows[:4000], "cosine", m=16, ef_construction=40, target_recall=0.97)
+    grown = base.extended(rows[4000:], target_recall=0.97)
+    assert grown.ntotal == len(rows)
+    assert grown.calibration is not None and grown.calibration.rows == len(rows)
+    truth = _oracle(rows, fresh, "cosine", 10)
+    assert _recall(grown.search_many(fresh, 10, grown.ef_for(10)), truth) >= 0.95
+    # Too few new rows to measure: the base graph's figures carry over.
+    small = base.extended(rows[4000:4005], target_recall=0.97)
+    assert small.calibration == base.calibration
+
+
+def test_tiny_graphs_are_not_calibrated_and_use_the_fallback() -> None:
+    rows = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    assert held_out_count(50) == 0
+    index = AnnIndex.build(rows, "cosine", m=8, ef_construction=20, target_recall=0.99)
+    assert index.calibration is None
+    assert index.ef_for(10) == UNCALIBRATED_EF
+    assert index.ef_for(1000) == 1000
+
+
+def test_width_scales_with_top_k() -> None:
+    cal = Calibration(0.99, (10, 100), (48, 384), (0.99, 0.99), 500, 10_000)
+    assert cal.ef_for(1) == 48
+    assert cal.ef_for(10) == 48
+    assert cal.ef_for(100) == 384
+    assert 48 < cal.ef_for(30) < 384
+    assert cal.ef_for(1000) == 3840
+    widths = [cal.ef_for(k) for k in range(1, 300)]
+    assert widths == sorted(widths)
+    assert all(w >= k for k, w in zip(range(1, 300), widths, strict=True))
+
+
+def test_saved_calibration_round_trips_and_damage_is_ignored(tmp_path: Path) -> None:
+    cal = Calibration(0.99, (10, 100), (48, 384), (0.9932, 0.9916), 500, 20_000)
+    path = tmp_path / "hnsw.calib.json"
+    cal.save(path)
+    assert Calibration.load(path) == Calibration(0.99, (10, 100), (48, 384), (0.9932, 0.9916), 500, 20_000)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"384")
+    raw[at : at + 3] = b"999"
+    path.write_bytes(bytes(raw))
+    assert Calibration.load(path) is None  # checksum mismatch: measured again, never trusted
+    path.write_bytes(b"not json")
+    assert Calibration.load(path) is None
+    assert Calibration.load(tmp_path / "missing.json") is None
+
+
+def test_store_calibrates_graphs_and_reopens_with_their_width(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    rows, fresh = data
+    config = EngineConfig(ann_min_rows=1000, memtable_max_rows=10_000, ingest_quiet_ms=0)
+    db = spruce.Client(path=tmp_path / "db", config=config)
+    db.create_index(name="cal", dimension=32, metric="cosine")
+    ix = db.Index("cal")
+    for start in range(0, len(rows), 1000):
+        ix.upsert(vectors=[(str(i), rows[i].tolist()) for i in range(start, start + 1000)])
+    ix.flush()
+    blocks = ix._svc.store.namespaces[""].sealed
+    assert blocks and all(b.ann is not None and b.ann.calibration is not None for b in blocks)
+    efs = [b.ann.calibration.efs for b in blocks if b.ann is not None and b.ann.calibration is not None]
+    graph_dirs = list((tmp_path / "db").rglob("hnsw.faiss"))
+    assert graph_dirs and all(calibration_path(g).exists() for g in graph_dirs)
+    truth = _oracle(rows, fresh, "cosine", 10)
+    found = np.array([[int(m.id) for m in ix.query(vector=q.tolist(), top_k=10).matches] for q in fresh])
+    assert _recall(found, truth) >= 0.95
+    db.close()
+
+    db = spruce.Client(path=tmp_path / "db", config=config)
+    ix = db.Index("cal")
+    reopened = [
+        b.ann.calibration.efs for b in ix._svc.store.namespaces[""].sealed if b.ann and b.ann.calibration
+    ]
+    assert reopened == efs
+    again = np.array([[int(m.id) for m in ix.query(vector=q.tolist(), top_k=10).matches] for q in fresh])
+    assert np.array_equal(again, found)
+    db.close()
+
+
+def test_target_recall_and_width_are_validated() -> None:
+    with pytest.raises(InvalidArgumentError, match="ann_target_recall"):
+        EngineConfig(ann_target_recall=1.5)
+    with pytest.raises(InvalidArgumentError, match="hnsw_ef_search"):
+        EngineConfig(hnsw_ef_search=-1)
+    settings = Settings.from_env({"SPRUCE_ENGINE_ANN_TARGET_RECALL": "0.95"})
+    assert settings.engine.ann_target_recall == 0.95
+    with pytest.raises(InvalidArgumentError, match="must be a number"):
+        Settings.from_env({"SPRUCE_ENGINE_ANN_TARGET_RECALL": "high"})
