@@ -1,0 +1,311 @@
+"""Spruce and its peers side by side, on the same data in the same run.
+
+    python benchmarks/peers.py --n 100000 --dim 768 --rounds 2
+    python benchmarks/peers.py --data glove --n 400000 --systems spruce,chroma,lancedb
+
+Each peer runs in its own virtualenv under `.bench-venvs/` (created on first use from the pinned
+`benchmarks/peers-requirements/<system>.txt`), in a subprocess of `benchmarks/peers_runner.py`; Spruce
+runs in the project's own environment. Every system ingests once (durably, batches of 1,000, with a
+`bucket` metadata field), then the query rounds are interleaved across systems (A B C, A B C, ...), each
+round a fresh process that reopens the data, so slow phases of a noisy machine hit every system alike.
+Qdrant's local mode scores exactly in Python and gets a subset (`--qdrant-max`, said in the table).
+Raw faiss HNSW (same M / efConstruction as Spruce's defaults) and numpy brute force are the limits.
+
+Printed: durable ingest rate, time until queryable at full speed, QPS / p50 / p99 and recall@10 at each
+system's defaults and at the narrowest width reaching 0.95 and 0.99, filtered (1% and 10%) QPS and
+recall at defaults, reopen time, disk and peak RSS; then the targets as same-run ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from datasets import clustered, exact_top_k, glove
+
+from spruce.config import EngineConfig
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENVS = ROOT / ".bench-venvs"
+PEERS = ("chroma", "lancedb", "milvus-lite", "qdrant-local")
+TOP_K = 10
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def python_for(system: str) -> str:
+    if system == "spruce":
+        return sys.executable
+    venv = VENVS / system
+    stamp = venv / ".installed"
+    reqs = HERE / "peers-requirements" / f"{system}.txt"
+    if not stamp.exists() or stamp.stat().st_mtime < reqs.stat().st_mtime:
+        log(f"creating {venv} from {reqs.name}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "-r", str(reqs)], check=True)
+        stamp.touch()
+    return str(venv / "bin" / "python")
+
+
+def run(system: str, phase: str, data: Path, directory: Path, timeout: float) -> dict[str, Any] | None:
+    cmd = [python_for(system), str(HERE / "peers_runner.py"), system, phase, str(data), str(directory)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system == "spruce" else "")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        log(f"{system} {phase}: timed out after {timeout:.0f} s")
+        return None
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        log(f"{system} {phase} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return None
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
+def write_data(path: Path, vectors: np.ndarray, queries: np.ndarray, buckets: np.ndarray) -> None:
+    extra = {f"ftruth_{below}": exact_top_k(vectors, queries, TOP_K, buckets < below) for below in (10, 100)}
+    truth = exact_top_k(vectors, queries, TOP_K)
+    np.savez(path, vectors=vectors, queries=queries, buckets=buckets, truth=truth, **extra)
+
+
+def limits(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Raw faiss HNSW (Spruce's M / efConstruction) swept over ef, and numpy brute force."""
+    config = EngineConfig()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    index = faiss.IndexHNSWFlat(vectors.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = config.hnsw_ef_construction
+    index.add(vectors)
+    build_s = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    sweep = []
+    for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512):
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = ef
+        found, busy = [], 0.0
+        for q in queries:
+            t1 = time.perf_counter()
+            _, labels = index.search(q.reshape(1, -1), TOP_K, params=params)
+            busy += time.perf_counter() - t1
+            found.append([int(x) for x in labels[0]])
+        rec = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth, strict=True)) / truth.size
+        sweep.append({"width": ef, "qps": len(queries) / busy, "recall": rec})
+        if rec >= 0.995:
+            break
+    t0 = time.perf_counter()
+    for q in queries:
+        scores = vectors @ q
+        np.argpartition(-scores, TOP_K)[:TOP_K]
+    numpy_qps = len(queries) / (time.perf_counter() - t0)
+    return {"faiss_build_s": build_s, "faiss_sweep": sweep, "numpy_qps": numpy_qps}
+
+
+def narrowest(result: dict[str, Any], target: float) -> dict[str, Any] | None:
+    points = [dict(result["defaults"], width="default"), *result.get("sweep", [])]
+    reaching = [p for p in points if p["recall"] >= target]
+    return max(reaching, key=lambda p: p["qps"]) if reaching else None
+
+
+def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over rounds (sweeps matched by width)."""
+    if len(rounds) == 1:
+        return rounds[0]
+
+    def med(values: list[float]) -> float:
+        return float(np.median(values))
+
+    out: dict[str, Any] = {"reopen_s": med([r["reopen_s"] for r in rounds])}
+    out["rss_mib"] = med([r["rss_mib"] for r in rounds])
+    out["defaults"] = {k: med([r["defaults"][k] for r in rounds]) for k in rounds[0]["defaults"]}
+    widths = [p["width"] for p in rounds[0]["sweep"]]
+    out["sweep"] = [
+        {
+            "width": w,
+            **{
+                k: med([p[k] for r in rounds for p in r["sweep"] if p["width"] == w])
+                for k in ("qps", "p50_ms", "p99_ms", "recall")
+            },
+        }
+        for w in widths
+        if all(any(p["width"] == w for p in r["sweep"]) for r in rounds)
+    ]
+    out["filtered_at_defaults"] = {
+        b: {
+            k: med([r["filtered_at_defaults"][b][k] for r in rounds])
+            for k in rounds[0]["filtered_at_defaults"][b]
+        }
+        for b in rounds[0]["filtered_at_defaults"]
+    }
+    return out
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: dict[str, Any]) -> None:
+    print(
+        f"\nPeers, {args.data} {args.n:,} x {args.dim}, {args.queries} queries, {args.rounds} query rounds "
+        f"interleaved -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores"
+    )
+    head = (
+        "system",
+        "ingest vec/s",
+        "ready s",
+        "defaults q/s (recall)",
+        "q/s @0.95",
+        "q/s @0.99",
+        "1% q/s (recall)",
+        "10% q/s (recall)",
+        "reopen s",
+        "disk MiB",
+        "RSS MiB",
+    )
+    rows = [head]
+    for system, r in results.items():
+        if "query" not in r:
+            rows.append((system, "failed", "", "", "", "", "", "", "", "", ""))
+            continue
+        q = r["query"]
+        at95, at99 = narrowest(q, 0.95), narrowest(q, 0.99)
+        f1, f10 = q["filtered_at_defaults"]["10"], q["filtered_at_defaults"]["100"]
+        name = system + (f" (subset {r['n']:,})" if r["n"] != args.n else "")
+        rows.append(
+            (
+                name,
+                f"{r['ingest']['ingest_vps']:,.0f}",
+                f"{r['ingest']['ready_s']:.1f}",
+                f"{q['defaults']['qps']:,.0f} ({q['defaults']['recall']:.3f})",
+                f"{at95['qps']:,.0f} [{at95['width']}]" if at95 else "-",
+                f"{at99['qps']:,.0f} [{at99['width']}]" if at99 else "-",
+                f"{f1['qps']:,.0f} ({f1['recall']:.3f})",
+                f"{f10['qps']:,.0f} ({f10['recall']:.3f})",
+                f"{q['reopen_s']:.2f}",
+                f"{r['ingest']['disk_mib']:,.0f}",
+                f"{max(q['rss_mib'], r['ingest']['rss_mib']):,.0f}",
+            )
+        )
+    fs = lim["faiss_sweep"]
+    f99 = next((p for p in fs if p["recall"] >= 0.99), None)
+    rows.append(
+        (
+            "faiss HNSW (limit)",
+            "",
+            f"{lim['faiss_build_s']:.1f}",
+            "",
+            "",
+            f"{f99['qps']:,.0f} [{f99['width']}]" if f99 else "-",
+            "",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    rows.append(("numpy brute force", "", "", f"{lim['numpy_qps']:,.0f} (1.000)", "", "", "", "", "", "", ""))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+    s = results.get("spruce", {}).get("query")
+    if not s:
+        return
+    print("\nTargets (same-run ratios):")
+    d = s["defaults"]
+    same = next((p for p in fs if p["recall"] >= d["recall"]), fs[-1])
+    print(
+        f"  spruce defaults / faiss at the same recall ({d['recall']:.3f}, faiss ef {same['width']}): "
+        f"{d['qps'] / same['qps']:.2f} (target >= 0.9)"
+    )
+    s99 = narrowest(s, 0.99)
+    peers99 = [
+        (p, narrowest(results[p]["query"], 0.99)) for p in results if p != "spruce" and "query" in results[p]
+    ]
+    best = max(((p, x) for p, x in peers99 if x), key=lambda t: t[1]["qps"], default=None)
+    if s99 and best:
+        print(
+            f"  spruce / best peer ({best[0]}) QPS at recall 0.99: "
+            f"{s99['qps'] / best[1]['qps']:.2f} (target >= 2)"
+        )
+    ingest = [
+        (p, results[p]["ingest"]["ingest_vps"]) for p in results if p != "spruce" and "ingest" in results[p]
+    ]
+    if ingest:
+        p, v = max(ingest, key=lambda t: t[1])
+        print(
+            f"  spruce / best peer ({p}) durable ingest: "
+            f"{results['spruce']['ingest']['ingest_vps'] / v:.2f} (target >= 2)"
+        )
+    f1 = s["filtered_at_defaults"]["10"]
+    print(
+        f"  filtered recall 1% / 10%: {f1['recall']:.3f} / {s['filtered_at_defaults']['100']['recall']:.3f} "
+        f"(target >= 0.99); 1% QPS / unfiltered QPS: {f1['qps'] / d['qps']:.2f} (target >= 1)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", choices=["clustered", "glove"], default="clustered")
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--systems", default="spruce," + ",".join(PEERS))
+    ap.add_argument("--qdrant-max", type=int, default=20_000)
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per phase of one system")
+    ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    ds = glove(args.n, args.queries) if args.data == "glove" else clustered(args.n, args.dim, args.queries)
+    args.dim = ds.dim
+    scratch = Path(tempfile.mkdtemp(prefix="spruce-peers-", dir=args.dir))
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        full = scratch / "data.npz"
+        write_data(full, ds.vectors, ds.queries, ds.buckets)
+        files = {s: full for s in systems}
+        sizes = {s: ds.n for s in systems}
+        if "qdrant-local" in systems and ds.n > args.qdrant_max:
+            sub = scratch / "subset.npz"
+            m = args.qdrant_max
+            write_data(sub, ds.vectors[:m], ds.queries, ds.buckets[:m])
+            files["qdrant-local"], sizes["qdrant-local"] = sub, m
+        for system in systems:
+            log(f"{system}: ingest")
+            res = run(system, "ingest", files[system], scratch / system, args.timeout)
+            results[system] = {"n": sizes[system]} | ({"ingest": res} if res else {})
+            log(f"{system}: {res}")
+        rounds: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
+        for r in range(args.rounds):
+            for system in systems:
+                if "ingest" not in results[system]:
+                    continue
+                log(f"round {r + 1}: {system} queries")
+                res = run(system, "query", files[system], scratch / system, args.timeout)
+                if res:
+                    rounds[system].append(res)
+        for system in systems:
+            if rounds[system]:
+                results[system]["query"] = median_rounds(rounds[system])
+        log("limits: faiss HNSW and numpy")
+        lim = limits(ds.vectors, ds.queries, np.load(full)["truth"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report(args, results, lim)
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "limits": lim}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
