@@ -103,6 +103,12 @@ class ModelRegistry:
         with self._lock:
             self._config_files.add(resolved)
 
+    def load_data_dir(self, data_dir: Path) -> None:
+        """Add the user models of `<data_dir>/models.toml`, if there is one."""
+        config = data_dir / "models.toml"
+        if config.is_file():
+            self.load_config(config)
+
     def add_user_models(self, models: Sequence[UserModel]) -> None:
         with self._lock:
             for m in models:
