@@ -13,6 +13,7 @@ PINECONE_NAMES = [
     "multilingual-e5-large",
     "llama-text-embed-v2",
     "pinecone-sparse-english-v0",
+    "pinecone-sparse-multilingual-v0",
     "bge-reranker-v2-m3",
     "cohere-rerank-3.5",
     "pinecone-rerank-v0",
@@ -84,7 +85,15 @@ def test_e5_query_and_passage_differ() -> None:
     assert float(q[0] @ p[0]) < 0.999
 
 
-@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "multilingual-e5-large", "pinecone-sparse-english-v0"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "all-MiniLM-L6-v2",
+        "multilingual-e5-large",
+        "pinecone-sparse-english-v0",
+        "pinecone-sparse-multilingual-v0",
+    ],
+)
 def test_truncate(name: str) -> None:
     registry = get_registry()
     info = registry.get_model(name)
@@ -110,10 +119,9 @@ def test_batch_limits_and_types() -> None:
         registry.embed("bge-reranker-v2-m3", ["x"])
 
 
-def test_sparse_sorted_uint32() -> None:
-    result = get_registry().embed(
-        "pinecone-sparse-english-v0", ["The capital of France is Paris.", "Dogs are loyal pets."]
-    )
+@pytest.mark.parametrize("name", ["pinecone-sparse-english-v0", "pinecone-sparse-multilingual-v0"])
+def test_sparse_sorted_uint32(name: str) -> None:
+    result = get_registry().embed(name, ["The capital of France is Paris.", "Dogs are loyal pets."])
     assert result.vector_type == "sparse" and result.sparse is not None
     for vec in result.sparse:
         assert vec.indices.dtype == np.uint32 and vec.values.dtype == np.float32
