@@ -31,7 +31,12 @@ import numpy as np
 
 from spruce.service.inference import get_registry
 
-MODELS = ["all-MiniLM-L6-v2", "multilingual-e5-small", "pinecone-sparse-english-v0"]
+MODELS = [
+    "all-MiniLM-L6-v2",
+    "multilingual-e5-small",
+    "pinecone-sparse-english-v0",
+    "pinecone-sparse-multilingual-v0",
+]
 RERANK = "bge-reranker-v2-m3"
 WORDS = [
     *("vector", "database", "search", "index", "query", "embedding", "model", "passage", "record"),
