@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
+from spruce.config import InferenceConfig
 from spruce.errors import InvalidArgumentError, ModelNotFoundError
-from spruce.service.inference import get_registry
+from spruce.service.inference import ModelInfo, ModelRegistry, get_registry
 from spruce.service.inference.table import BUILTIN
 
 PINECONE_NAMES = [
@@ -150,3 +153,35 @@ def test_rerank_orders_and_bounds() -> None:
     long = " ".join(["word"] * 600)
     with pytest.raises(InvalidArgumentError, match=r"documents\[1\]"):
         get_registry().rerank("bge-reranker-v2-m3", "q", ["ok", long], truncate="NONE")
+
+
+def test_concurrent_first_calls_load_once_and_agree() -> None:
+    registry = ModelRegistry(InferenceConfig(threads=1))
+    made: list[object] = []
+    load = registry._load
+
+    def counting_load(info: ModelInfo) -> object:
+        made.append(info.stand_in)
+        return load(info)
+
+    registry._load = counting_load  # type: ignore[method-assign]
+    start = threading.Barrier(8)
+    results: list[np.ndarray] = []
+
+    def call(i: int) -> None:
+        start.wait()
+        name = "all-MiniLM-L6-v2" if i % 2 else "multilingual-e5-large"
+        out = registry.embed(name, SENTENCES, input_type="passage").dense
+        assert out is not None
+        results.append(out[:, :384])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(made) == ["all-MiniLM-L6-v2", "multilingual-e5-small"]
+    assert registry.loaded() == ["all-MiniLM-L6-v2", "multilingual-e5-small"]
+    assert len(results) == 8
+    groups = [[r for r in results if np.allclose(r, ref, atol=1e-6)] for ref in results]
+    assert all(len(g) == 4 for g in groups)  # two models, four callers each, each four identical
