@@ -15,7 +15,8 @@
     ├── ClosedError                 (using a closed client or store)
     └── CorruptionError
         ├── WalCorruptionError
-        └── SegmentCorruptionError
+        ├── SegmentCorruptionError
+        └── BackupCorruptionError   (a damaged backup: the request cannot be served, not our bug)
 
 The servers translate these to HTTP / gRPC / Pinecone codes in one table (`spruce.wire.errors`).
 Anything that is not a `SpruceError` is our own bug and becomes a 500 / INTERNAL.
@@ -92,4 +93,8 @@ class WalCorruptionError(CorruptionError):
 
 
 class SegmentCorruptionError(CorruptionError):
+    pass
+
+
+class BackupCorruptionError(CorruptionError):
     pass

@@ -33,6 +33,7 @@ _TABLE: dict[type[BaseException], ErrorCode] = {
     # A closed store only happens while shutting down: the client may retry elsewhere.
     errors.ClosedError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.CorruptionError: ErrorCode(500, "DATA_LOSS", "DATA_LOSS"),
+    errors.BackupCorruptionError: ErrorCode(412, "FAILED_PRECONDITION", "FAILED_PRECONDITION"),
     errors.SpruceError: INTERNAL,
 }
 
