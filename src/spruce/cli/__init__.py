@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from spruce.cli.backup import backup, backups, restore
 from spruce.cli.serve import serve
 
 
@@ -14,3 +15,6 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(backups)

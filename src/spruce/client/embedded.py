@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client.backups import BackupMethods
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -33,7 +34,7 @@ from spruce.service.data import IndexService
 from spruce.types import Record, SparseVector
 
 
-class Client:
+class Client(BackupMethods):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
