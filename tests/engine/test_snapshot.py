@@ -96,16 +96,18 @@ def test_backup_while_writing_holds_exactly_a_prefix(tmp_path: Path) -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     taken: list[tuple[int, snapshot.SnapshotInfo, Path]] = []
+    crcs: snapshot.CrcCache = {}  # later backups reuse the checksums of segments linked before
     try:
         for n, at in enumerate((200, 700, 1200)):
             with progress:
                 assert progress.wait_for(lambda at=at: acked >= at, timeout=WAIT)  # type: ignore[misc]
                 before = acked
             dest = tmp_path / f"backup-{n}"
-            taken.append((before, snapshot.take(store, dest), dest))
+            taken.append((before, snapshot.take(store, dest, crcs), dest))
     finally:
         thread.join(WAIT)
     assert not thread.is_alive()
+    assert crcs
     all_ids = sorted({rid for _, rid, _ in ops})
     for n, (before, info, dest) in enumerate(taken):
         assert before <= info.lsn <= total  # every acknowledged write is in; one frame per op

@@ -52,6 +52,9 @@ META_FILE = "snapshot.json"
 _CHUNK = 1 << 20
 
 FileEntry = tuple[str, int, int]  # path relative to the snapshot, size, crc32
+# (st_dev, st_ino, st_size, st_mtime_ns) of an immutable segment file -> its crc32. Segment files are
+# never written after their rename, so a later backup linking the same inode need not read it again.
+CrcCache = dict[tuple[int, int, int, int], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +81,12 @@ class SnapshotInfo:
 # ------------------------------------------------------------------------------------- taking
 
 
-def take(store: Store, dest: Path) -> SnapshotInfo:
-    """Write a consistent snapshot of `store` into the new directory `dest` (writes keep going)."""
+def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> SnapshotInfo:
+    """Write a consistent snapshot of `store` into the new directory `dest` (writes keep going).
+
+    `crc_cache`, kept by the caller across backups, saves re-reading segments already backed up.
+    """
+    cache: CrcCache = {} if crc_cache is None else crc_cache
     dest.mkdir(parents=True)
     entries: list[FileEntry] = []
     linked = 0
@@ -90,7 +97,8 @@ def take(store: Store, dest: Path) -> SnapshotInfo:
             for namespace in manifest["namespaces"].values():
                 for block_id, alive_file in namespace["segments"]:
                     rel = f"segments/{block_id:012d}"
-                    for entry, was_linked in _copy_segment(frozen.root / rel, dest / rel, rel, alive_file):
+                    copied = _copy_segment(frozen.root / rel, dest / rel, rel, alive_file, cache)
+                    for entry, was_linked in copied:
                         entries.append(entry)
                         if was_linked:
                             linked += entry[1]
@@ -113,7 +121,9 @@ def take(store: Store, dest: Path) -> SnapshotInfo:
     return SnapshotInfo(lsn, namespaces, size, linked, len(entries))
 
 
-def _copy_segment(src: Path, dst: Path, rel: str, alive_file: str | None) -> Iterator[tuple[FileEntry, bool]]:
+def _copy_segment(
+    src: Path, dst: Path, rel: str, alive_file: str | None, cache: CrcCache
+) -> Iterator[tuple[FileEntry, bool]]:
     dst.mkdir(parents=True)
     for entry in sorted(os.scandir(src), key=lambda e: e.name):
         name = entry.name
@@ -128,7 +138,14 @@ def _copy_segment(src: Path, dst: Path, rel: str, alive_file: str | None) -> Ite
             yield _entry(dst / name, f"{rel}/{name}"), False
             continue
         was_linked = link_or_copy(Path(entry.path), dst / name)
-        yield _entry(dst / name, f"{rel}/{name}"), was_linked
+        st = (dst / name).stat()
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        crc = cache.get(key) if was_linked else None
+        if crc is None:
+            crc = file_crc(dst / name)
+            if was_linked:
+                cache[key] = crc
+        yield (f"{rel}/{name}", st.st_size, crc), was_linked
 
 
 def _write_wal(dest: Path, checkpoint_lsn: int, lsn: int, frames: Iterator[tuple[int, bytes]]) -> FileEntry:

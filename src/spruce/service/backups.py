@@ -122,6 +122,7 @@ class BackupService:
         self._restoring: dict[str, int] = {}  # backup id -> restores reading it now
         self._backups: dict[str, Backup] = {}
         self._damaged: dict[str, str] = {}  # backup id -> why its backup.json cannot be read
+        self._crcs: snapshot.CrcCache = {}  # checksums of segment files already backed up
         self._jobs: dict[str, RestoreJob] = {}
         self.root: Path | None = None if catalog.path is None else catalog.path / "backups"
         if self.root is not None:
@@ -185,7 +186,7 @@ class BackupService:
         tmp = root / f".tmp-{backup_id}"
         created_at = _now()
         try:
-            taken = snapshot.take(service.store, tmp / "data")
+            taken = snapshot.take(service.store, tmp / "data", self._crcs)
             backup = Backup(
                 backup_id=backup_id,
                 source_index_name=info.name,
