@@ -80,6 +80,9 @@ def test_backup_restore_flow(pc: Pinecone) -> None:
     assert desc.deletion_protection == "enabled" and dict(desc.tags or {}) == {"env": "dev"}
     assert desc.dimension == DIM and desc.host != pc.describe_index("bk-src").host
     dst = pc.Index(host=desc.host)
+    with Pinecone(api_key="k", host=desc.host) as via_index_port:  # index ports serve the control plane too
+        assert backup.backup_id in [b.backup_id for b in via_index_port.list_backups()]
+        assert via_index_port.describe_restore_job(job_id=job_id).status == "Completed"
     stats = dst.describe_index_stats()
     assert stats.total_vector_count == 78
     assert {ns: s.vector_count for ns, s in stats.namespaces.items()} == {"a": 38, "b": 40}
