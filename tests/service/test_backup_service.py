@@ -185,3 +185,25 @@ def test_pages_neither_skip_nor_repeat(keys: list[str], limit: int, removals: li
         found, token = page(items, str, None, token)
     assert seen == sorted(seen) and len(seen) == len(set(seen))
     assert set(items) - removed <= set(seen)
+
+
+def test_sparse_index_with_segments_round_trips(tmp_path: Path) -> None:
+    """Sparse segments store no dense values; a restore (and any reopen) must still read them."""
+    from spruce.config import EngineConfig
+
+    config = EngineConfig(memtable_max_rows=10, background=False)
+    rows = {f"x{i}": ([i, i + 5], [1.0, 0.5 + i / 100]) for i in range(35)}
+    query = {"sparse_vector": {"indices": [1, 6, 9], "values": [1.0, 1.0, 0.5]}, "top_k": 5}
+    with spruce.Client(path=tmp_path, config=config) as db:
+        db.create_index(name="sp", vector_type="sparse", metric="dotproduct")
+        index = db.Index("sp")
+        index.upsert(
+            vectors=[{"id": k, "sparse_values": {"indices": i, "values": v}} for k, (i, v) in rows.items()]
+        )
+        backup = db.create_backup(index_name="sp")
+        db.create_index_from_backup(backup_id=backup.backup_id, name="sp2")
+        want = [(m.id, m.score) for m in index.query(**query).matches]
+        assert [(m.id, m.score) for m in db.Index("sp2").query(**query).matches] == want
+    with spruce.Client(path=tmp_path, config=config) as db:
+        assert [(m.id, m.score) for m in db.Index("sp2").query(**query).matches] == want
+        assert db.describe_index("sp2").vector_type == "sparse"
