@@ -26,7 +26,14 @@ WAIT = 120.0
 
 
 def _config(**kw: object) -> EngineConfig:
-    base: dict[str, object] = {"memtable_max_rows": 32, "ingest_quiet_ms": 0, "compaction_min_segments": 2}
+    # No fsync: what is under test is which frames a snapshot takes, not the disk; the shared test
+    # machine's fsyncs would only make the writer slow.
+    base: dict[str, object] = {
+        "memtable_max_rows": 32,
+        "ingest_quiet_ms": 0,
+        "compaction_min_segments": 2,
+        "fsync": False,
+    }
     base.update(kw)
     return EngineConfig(**base)  # type: ignore[arg-type]
 

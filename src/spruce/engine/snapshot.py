@@ -114,8 +114,7 @@ def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> Snapsho
         "files": entries,
     }
     doc["crc32"] = _doc_crc(doc)
-    for d in sorted({p.parent for p in dest.rglob("*") if p.is_file()}, key=lambda p: -len(p.parts)):
-        fsync_dir(d)
+    _fsync_tree(dest)
     atomic_write_bytes(dest / META_FILE, orjson.dumps(doc))
     size = sum(e[1] for e in entries)
     return SnapshotInfo(lsn, namespaces, size, linked, len(entries))
@@ -188,6 +187,13 @@ def link_or_copy(src: Path, dst: Path) -> bool:
     with open(dst, "rb+") as f:
         fsync_file(f)
     return False
+
+
+def _fsync_tree(root: Path) -> None:
+    """Make every entry created under `root` durable: each directory, deepest first, then `root`."""
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        fsync_dir(d)
+    fsync_dir(root)
 
 
 def _entry(path: Path, rel: str) -> FileEntry:
@@ -274,7 +280,5 @@ def restore(src: Path, dest: Path) -> SnapshotDoc:
             shutil.copyfile(src / rel, target)
             with open(target, "rb+") as f:
                 fsync_file(f)
-    for d in sorted({p.parent for p in dest.rglob("*") if p.is_file()}, key=lambda p: -len(p.parts)):
-        fsync_dir(d)
-    fsync_dir(dest)
+    _fsync_tree(dest)
     return doc
