@@ -87,10 +87,10 @@ def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> Snapsho
     `crc_cache`, kept by the caller across backups, saves re-reading segments already backed up.
     """
     cache: CrcCache = {} if crc_cache is None else crc_cache
-    dest.mkdir(parents=True)
     entries: list[FileEntry] = []
     linked = 0
     with store.frozen_files() as frozen:
+        dest.mkdir(parents=True)
         if frozen.manifest is not None:
             entries.append(_write(dest, "manifest.json", frozen.manifest))
             manifest = orjson.loads(frozen.manifest)
@@ -124,6 +124,8 @@ def _copy_segment(
     src: Path, dst: Path, rel: str, alive_file: str | None, cache: CrcCache
 ) -> Iterator[tuple[FileEntry, bool]]:
     dst.mkdir(parents=True)
+    if alive_file is not None and not (src / alive_file).is_file():
+        raise CorruptionError(f"segment {src} has no {alive_file}, which its manifest names")
     for entry in sorted(os.scandir(src), key=lambda e: e.name):
         name = entry.name
         if name.startswith(".") or name.endswith(".tmp") or not entry.is_file():
