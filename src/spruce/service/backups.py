@@ -53,6 +53,7 @@ BACKUP_FILE = "backup.json"
 JOBS_FILE = "restore-jobs.json"
 MAX_BACKUP_NAME = 100
 MAX_DESCRIPTION = 1000
+_MAX_CACHED_CRCS = 100_000
 _ID_NAMESPACE = uuid.UUID("6f1c2a4e-9a57-4f3b-8d0e-5b1f3c7a9e21")
 
 
@@ -185,6 +186,8 @@ class BackupService:
         backup_id = str(uuid.uuid4())
         tmp = root / f".tmp-{backup_id}"
         created_at = _now()
+        if len(self._crcs) > _MAX_CACHED_CRCS:
+            self._crcs.clear()  # files compacted away leave stale entries behind; start afresh
         try:
             taken = snapshot.take(service.store, tmp / "data", self._crcs)
             backup = Backup(
