@@ -3,7 +3,9 @@
 BackupModel requires `backup_id, source_index_name, source_index_id, status, cloud, region`; RestoreJobModel
 requires `restore_job_id, backup_id, target_index_name, target_index_id, status`. Listings are
 `{"data": [...], "pagination": {"next": token} | null}`. `dimension` and `metric` are kept beside `schema`
-for the SDKs of API 2025-04/2025-10, whose BackupModel had them at the top level.
+for the SDKs of API 2025-04/2025-10, whose BackupModel had them at the top level. Optional fields without
+a value are left out rather than sent as null: the generated client of pinecone 7.x types them `str`/`int`
+and refuses a null.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ def backup_json(b: Backup) -> Json:
         "size_bytes": b.size_bytes,
         "tags": dict(b.tags) if b.tags else None,
         "created_at": b.created_at,
-        "source_index_deleted_at": None,
         "metric": b.metric,
         "dimension": b.dimension,
     }
     if b.index is not None:
         out["schema"] = index_model.index_json(b.index, "", None)["schema"]
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def restore_job_json(j: RestoreJob) -> Json:
@@ -56,7 +57,7 @@ def restore_job_json(j: RestoreJob) -> Json:
     }
     if j.error is not None:
         out["error"] = j.error  # not in Pinecone's model (ignored by the SDK); says why a job failed
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def list_json(items: Sequence[Json], token: str | None) -> Json:
