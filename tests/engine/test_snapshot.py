@@ -8,6 +8,9 @@ checkpoints and compactions run meanwhile (tiny memtables), so the capture races
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -202,29 +205,39 @@ def test_a_flipped_byte_is_found_before_restoring(tmp_path: Path, victim: str) -
     assert not (tmp_path / "dst").exists()
 
 
-def test_cross_filesystem_fallback_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where hard links fail (EXDEV across filesystems), files are copied and the backup is the same."""
-    import errno
-    import os
+def _other_filesystem(path: Path) -> Path | None:
+    """A writable directory on another filesystem than `path` (tmpfs /dev/shm), or None."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != path.stat().st_dev:
+        return shm
+    return None
 
+
+def test_backup_to_another_filesystem_copies(tmp_path: Path) -> None:
+    """Hard links cannot cross filesystems (EXDEV): the files are copied and the backup is the same."""
+    other = _other_filesystem(tmp_path)
+    if other is None:
+        pytest.skip("no second filesystem (/dev/shm) to back up to")
     store = Store(tmp_path / "src", DIM, "euclidean", _config())
     for i in range(80):
         store.put("", [Record(f"r{i}", _value(i), None, {"seq": i})])
     store.checkpoint()
-
-    def no_links(src: object, dst: object) -> None:
-        raise OSError(errno.EXDEV, "Invalid cross-device link")
-
-    monkeypatch.setattr(os, "link", no_links)
-    info = snapshot.take(store, tmp_path / "bk")
-    store.close()
-    assert info.linked_bytes == 0 and info.size_bytes > 0
-    snapshot.restore(tmp_path / "bk", tmp_path / "dst")
-    restored = Store(tmp_path / "dst", DIM, "euclidean", _config())
+    dest = Path(tempfile.mkdtemp(dir=other)) / "bk"
     try:
-        assert restored.namespace_counts() == {"": 80}
+        info = snapshot.take(store, dest)
+        store.close()
+        assert info.linked_bytes == 0 and info.size_bytes > 0
+        snapshot.restore(dest, tmp_path / "dst")  # and back across: copied again
+        restored = Store(tmp_path / "dst", DIM, "euclidean", _config())
+        try:
+            fetched = restored.fetch("", [f"r{i}" for i in range(80)])
+            assert {rid: rec.metadata for rid, rec in fetched.items()} == {
+                f"r{i}": {"seq": i} for i in range(80)
+            }
+        finally:
+            restored.close()
     finally:
-        restored.close()
+        shutil.rmtree(dest.parent, ignore_errors=True)
 
 
 def test_in_memory_store_cannot_be_backed_up(tmp_path: Path) -> None:
