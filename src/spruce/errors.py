@@ -17,7 +17,8 @@
     ├── ModelUnavailableError       (a model's files are not installed)
     └── CorruptionError
         ├── WalCorruptionError
-        └── SegmentCorruptionError
+        ├── SegmentCorruptionError
+        └── BackupCorruptionError   (a damaged backup: the request cannot be served, not our bug)
 
 The servers translate these to HTTP / gRPC / Pinecone codes in one table (`spruce.wire.errors`).
 Anything that is not a `SpruceError` is our own bug and becomes a 500 / INTERNAL.
@@ -103,3 +104,7 @@ class ModelNotFoundError(NotFoundError):
 
 class ModelUnavailableError(SpruceError):
     """A model's files are missing or unreadable on this machine (an installation problem)."""
+
+
+class BackupCorruptionError(CorruptionError):
+    pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from spruce.cli.models import models
+from spruce.cli.backup import backup, backups, restore
 from spruce.cli.serve import serve
 
 
@@ -16,3 +17,6 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(models)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(backups)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from spruce.client.inference import Inference
+from spruce.client.backups import BackupMethods
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -34,7 +35,7 @@ from spruce.service.data import IndexService
 from spruce.types import Record, SparseVector
 
 
-class Client:
+class Client(BackupMethods):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(

@@ -112,7 +112,7 @@ def read_segment(seg_dir: Path, block_id: int, alive_file: str | None) -> RowBlo
             raise SegmentCorruptionError(f"segment {seg_dir}: checksum mismatch in {name}")
     n, d = int(info["n"]), int(info["dimension"])
     dense = map_vectors(seg_dir)
-    if dense.shape != (n, d) and not (d == 0 and dense.shape[0] == n):
+    if dense.shape != (n, d) and not (d == 0 and dense.size == 0):  # sparse: no dense values
         raise SegmentCorruptionError(f"segment {seg_dir}: vectors shape {dense.shape} != {(n, d)}")
     sparse = SparseRows(
         np.load(seg_dir / "indptr.npy", allow_pickle=False),

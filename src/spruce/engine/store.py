@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -39,6 +39,9 @@ from spruce.engine.segment import map_vectors, read_segment, write_alive, write_
 from spruce.engine.wal import Wal
 from spruce.errors import ClosedError, CorruptionError
 from spruce.types import FloatArray, Match, Record
+
+if TYPE_CHECKING:
+    from spruce.engine.snapshot import FrozenFiles
 
 log = logging.getLogger("spruce.engine")
 
@@ -651,6 +654,31 @@ class Store:
             lsn_manifest = self._manifest_lsn
         self._write_manifest(layout, lsn_manifest, {})
         self._sweep_alive_files(layout)
+
+    @contextlib.contextmanager
+    def frozen_files(self) -> Iterator[FrozenFiles]:
+        """Keep the files on disk as they are (no checkpoint, compaction swap or WAL truncation, while
+        writes go on) and capture the manifest and the WAL position of every applied write, for a
+        snapshot to copy (see snapshot.py)."""
+        from spruce.engine.snapshot import FrozenFiles
+        from spruce.errors import InvalidArgumentError
+
+        if self.path is None:
+            raise InvalidArgumentError("an in-memory index cannot be backed up: open the client with a path")
+        with self._maintenance:
+            with self._lock:
+                self._check_open()
+                assert self._wal is not None
+                manifest = self.path / "manifest.json"
+                frozen = FrozenFiles(
+                    root=self.path,
+                    manifest=manifest.read_bytes() if manifest.exists() else None,
+                    checkpoint_lsn=self._manifest_lsn,
+                    lsn=self._applied_lsn,
+                    frames=self._wal.replay(after_lsn=self._manifest_lsn),
+                    namespaces={name: ns.count for name, ns in self._namespaces.items()},
+                )
+            yield frozen
 
 
 class _Worker:

@@ -237,6 +237,39 @@ class Catalog:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    def adopt_index(self, info: IndexInfo, directory: Path) -> IndexInfo:
+        """Register a new index whose data directory was built elsewhere (a restore) and open it.
+
+        `directory` must lie in `<root>/indexes/` under a name no index can have (a leading dot), so a
+        crash before the catalogue names it leaves an orphan that the next open removes.
+        """
+        v.check_index_name(info.name)
+        _check_protection(info.deletion_protection)
+        info = replace(info, tags=_check_tags(info.tags))
+        with self._lock:
+            self._check_open()
+            if info.name in self._infos:
+                raise AlreadyExistsError(f"index {info.name!r} already exists")
+            target = self._index_dir(info.name)
+            if target is None:
+                raise InvalidArgumentError("an in-memory client cannot adopt an index directory")
+            shutil.rmtree(target, ignore_errors=True)  # an orphan of a crash: no index owns it
+            os.replace(directory, target)
+            try:
+                store = Store(target, info.dimension or 0, info.metric, self.engine)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            self._infos[info.name] = info
+            try:
+                self._save()
+            except BaseException:
+                del self._infos[info.name]
+                store.remove_files()
+                raise
+            self._services[info.name] = IndexService(info, store, self.engine)
+            return replace(info)
+
     def _info(self, name: str) -> IndexInfo:
         info = self._infos.get(name)
         if info is None:

@@ -35,6 +35,7 @@ _TABLE: dict[type[BaseException], ErrorCode] = {
     errors.CorruptionError: ErrorCode(500, "DATA_LOSS", "DATA_LOSS"),
     # The server runs but a model's files were never installed: not the client's fault, nor a crash.
     errors.ModelUnavailableError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
+    errors.BackupCorruptionError: ErrorCode(412, "FAILED_PRECONDITION", "FAILED_PRECONDITION"),
     errors.SpruceError: INTERNAL,
 }
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spruce.api.rest.backups import BackupRoutes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
@@ -42,8 +43,9 @@ def create_control_app(
     budget: BodyBudget | None = None,
 ) -> ASGIApp:
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
-    routes = control.routes() + InferenceRoutes(config, catalog.path).routes()
-    return _build(routes, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
+    specs = control.routes() + InferenceRoutes(config, catalog.path).routes()
+    specs += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
+    return _build(specs, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
 
 
 def create_index_app(
@@ -59,6 +61,7 @@ def create_index_app(
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
     routes = data.routes() + control.routes() + InferenceRoutes(config, catalog.path).routes()
+    routes += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
