@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from spruce.cli.models import models
 from spruce.cli.backup import backup, backups, restore
+from spruce.cli.models import models
 from spruce.cli.serve import serve
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from spruce.client.inference import Inference
 from spruce.client.backups import BackupMethods
+from spruce.client.inference import Inference
 from spruce.client.responses import (
     IndexList,
     IndexModel,
