@@ -7,7 +7,8 @@
     ├── AlreadyExistsError
     ├── InvalidArgumentError
     │   ├── DimensionMismatchError
-    │   └── InvalidFilterError
+    │   ├── InvalidFilterError
+    │   └── UnsupportedMediaTypeError  (a request body that is not JSON by its Content-Type)
     ├── ForbiddenError              (deletion protection)
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
@@ -92,4 +93,8 @@ class WalCorruptionError(CorruptionError):
 
 
 class SegmentCorruptionError(CorruptionError):
+    pass
+
+
+class UnsupportedMediaTypeError(InvalidArgumentError):
     pass

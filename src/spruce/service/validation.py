@@ -25,6 +25,9 @@ MAX_LIST_LIMIT = 100
 MAX_FETCH_BY_METADATA_LIMIT = 10_000
 MAX_NAMESPACE_LENGTH = 512
 _INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
+# C0, DEL and C1 (Unicode category Cc). A NUL or a newline in a name breaks logs, path-like tools and
+# other implementations that treat names as C strings, so ids, namespaces and field names refuse them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UINT32_MAX = 2**32 - 1
 
 
@@ -51,6 +54,25 @@ def check_dimension(dimension: object) -> int:
     return dimension
 
 
+def control_character(text: str) -> str | None:
+    """The first control character of `text` as U+XXXX, or None. `isprintable` is the fast common case;
+    it also fails on characters that are fine in names (non-ASCII spaces, format marks), hence the regex."""
+    if text.isprintable():
+        return None
+    found = _CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def check_name_characters(text: str, what: str) -> None:
+    """Refuse NUL and other control characters in an id, namespace or field name."""
+    bad = control_character(text)
+    if bad is not None:
+        raise InvalidArgumentError(
+            f"{what} {text[:40]!r} contains a control character ({bad}); ids, namespaces and field "
+            "names must not contain NUL or other control characters"
+        )
+
+
 def check_namespace(namespace: object) -> str:
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a string, got {type(namespace).__name__}")
@@ -58,6 +80,7 @@ def check_namespace(namespace: object) -> str:
         raise InvalidArgumentError(
             f"namespace is {len(namespace)} characters; at most {MAX_NAMESPACE_LENGTH}"
         )
+    check_name_characters(namespace, "namespace")
     return namespace
 
 
@@ -66,8 +89,7 @@ def check_id(rid: object, what: str = "id") -> str:
         raise InvalidArgumentError(f"{what} must be a string, got {type(rid).__name__}")
     if not 1 <= len(rid) <= MAX_ID_LENGTH:
         raise InvalidArgumentError(f"{what} must be 1 to {MAX_ID_LENGTH} characters, got {len(rid)}")
-    if "\x00" in rid:
-        raise InvalidArgumentError(f"{what} {rid[:40]!r} contains a NUL character")
+    check_name_characters(rid, what)
     return rid
 
 
@@ -144,13 +166,14 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
         kind = type(value)
         # The common case, checked cheaply; everything else takes the careful path below.
         plain = kind is str or kind is int or kind is bool or (kind is float and math.isfinite(value))
-        if plain and type(key) is str and key and key[0] != "$":
+        if plain and type(key) is str and key and key[0] != "$" and key.isprintable():
             out[key] = value
             continue
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
         if key.startswith("$"):
             raise InvalidArgumentError(f"{what} key {key!r} must not start with '$'")
+        check_name_characters(key, f"{what} key")
         if isinstance(value, bool | str):
             out[key] = value
         elif isinstance(value, int | float | np.integer | np.floating):
@@ -195,6 +218,8 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
 
 def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
     """Validate a batch of already-converted records for an index."""
+    if not records:
+        raise InvalidArgumentError("an upsert needs at least one record; the batch is empty")
     if len(records) > MAX_UPSERT_BATCH:
         raise InvalidArgumentError(
             f"upsert of {len(records)} records; at most {MAX_UPSERT_BATCH} records per request"

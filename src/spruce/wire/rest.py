@@ -18,6 +18,7 @@ import orjson
 
 from spruce.errors import InvalidArgumentError
 from spruce.types import FloatArray, IndexStats, Match, Metadata, NamespaceInfo, Record, SparseVector
+from spruce.wire import strict_json
 
 DEFAULT_NAMESPACE = "__default__"
 MAX_UPSERT_BATCH = 1000
@@ -38,6 +39,7 @@ def loads(body: bytes) -> Json:
         raise InvalidArgumentError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidArgumentError("request body must be a JSON object")
+    strict_json.check_body(body)
     return value
 
 
@@ -135,10 +137,10 @@ def floats(value: object, field: str) -> FloatArray:
         return np.zeros(0, dtype=np.float32)
     if arr.ndim != 1 or arr.dtype.kind not in "iuf":
         raise InvalidArgumentError(f"{field} must be an array of numbers")
-    # numpy reads true/false as 1/0. Checking every element of a float array would double the cost of an
-    # upsert, so only integer arrays (rare for real embeddings, and where a bool hides most easily) are
-    # scanned; a boolean inside a float array is read as 0.0/1.0.
-    if arr.dtype.kind in "iu" and any(type(x) is bool for x in value):
+    # numpy reads true/false as 1/0 (1.0/0.0 beside floats). Scanning every element's type costs as much
+    # as the conversion, so it is done only when a 0 or 1 is there for a boolean to hide behind: never
+    # for a real embedding's floats, always for small test vectors, which are cheap to scan.
+    if (arr.dtype.kind in "iu" or ((arr == 0) | (arr == 1)).any()) and bool in set(map(type, value)):
         raise InvalidArgumentError(f"{field} must be an array of numbers, not booleans")
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
@@ -161,7 +163,13 @@ def sparse(value: object, field: str) -> SparseVector | None:
         idx = np.asarray(indices)
     except (ValueError, TypeError):
         raise InvalidArgumentError(f"{field}.indices must be an array of non-negative integers") from None
-    if idx.size and (idx.ndim != 1 or idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() > 0xFFFFFFFF):
+    if idx.size and (
+        idx.ndim != 1
+        or idx.dtype.kind not in "iu"
+        or idx.min() < 0
+        or idx.max() > 0xFFFFFFFF
+        or bool in set(map(type, indices))
+    ):
         raise InvalidArgumentError(f"{field}.indices must be an array of integers in 0..4294967295")
     vals = floats(value.get("values"), f"{field}.values")
     if len(vals) != len(idx):
@@ -196,6 +204,8 @@ def upsert_request(body: Mapping[str, Any]) -> tuple[list[Record], str]:
     vectors = body.get("vectors")
     if not isinstance(vectors, list):
         raise InvalidArgumentError("vectors must be an array of vectors")
+    if not vectors:
+        raise InvalidArgumentError("vectors must hold at least one vector; the batch is empty")
     if len(vectors) > MAX_UPSERT_BATCH:
         raise InvalidArgumentError(
             f"vectors: at most {MAX_UPSERT_BATCH} vectors per upsert request, got {len(vectors)}"

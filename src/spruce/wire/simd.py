@@ -2,11 +2,9 @@
 
 The upsert decoder (`upsert_json`) takes its shortcut only for bodies it fully understands and leaves
 anything else to the general orjson path, which decodes it and raises its usual, field-naming errors.
-Three things make a body "not understood" here:
+Two things make a body "not understood" here:
 
 * it is not valid JSON, or not an object (the general path says where);
-* an object whose fields are looked up one by one repeats a key: simdjson's lookup finds the first,
-  orjson keeps the last, so such bodies go the general way and behave exactly as before;
 * an array nests inside a float array: simdjson's buffers flatten ``[[0.1], [0.2]]`` into two values,
   so the decoder counts every '[' of the body against the arrays it saw.
 """
@@ -33,11 +31,14 @@ def parse(body: bytes) -> Any:
     if not body:
         raise Unexpected
     try:
-        return _parser().parse(body)
-    except RuntimeError:
-        _local.parser = None  # a document from an earlier call is still referenced somewhere
-        raise Unexpected from None
-    except ValueError:
+        try:
+            return _parser().parse(body)
+        except RuntimeError:
+            # A document from an earlier call is still referenced somewhere (a traceback, say): that
+            # parser stays with it, and this call gets a fresh one.
+            _local.parser = simdjson.Parser()
+            return _local.parser.parse(body)
+    except (RuntimeError, ValueError):
         raise Unexpected from None
 
 
@@ -48,17 +49,6 @@ def _parser() -> simdjson.Parser:
     if parser is None:
         parser = _local.parser = simdjson.Parser()
     return parser
-
-
-def fields(obj: Any) -> list[tuple[str, Any]]:
-    """An object's (key, value) pairs, walked once (probing for an absent key costs a C++ exception
-    inside simdjson, ~3 us each); `Unexpected` if a key repeats or `obj` is not an object."""
-    if not isinstance(obj, simdjson.Object):
-        raise Unexpected
-    names = list(obj)
-    if len(set(names)) != len(names):
-        raise Unexpected
-    return [(name, obj[name]) for name in names]
 
 
 def doubles(raw: Any) -> FloatArray | None:
@@ -86,7 +76,7 @@ def float32(values: FloatArray) -> FloatArray:
 
 def plain(value: Any) -> Any:
     """A value as plain Python (dicts, lists, scalars). `as_dict` keeps the last of repeated keys at any
-    depth, as orjson does; only direct lookups (`obj[key]`) keep the first, hence `fields`."""
+    depth, as orjson does: callers refuse those first (`strict_json.check`)."""
     if isinstance(value, simdjson.Object):
         return value.as_dict()
     if isinstance(value, simdjson.Array):

@@ -19,7 +19,7 @@ import numpy as np
 import simdjson
 
 from spruce.types import FloatArray, Record
-from spruce.wire import rest, simd
+from spruce.wire import rest, simd, strict_json
 
 _FIELDS = frozenset({"id", "metadata", "sparseValues", "sparse_values"})
 
@@ -48,26 +48,40 @@ def _fast(body: bytes) -> tuple[list[Record], str] | None:
 
 def _records(doc: Any) -> tuple[list[Record], str, int]:
     """(records, namespace, number of JSON arrays in the document)."""
-    simd.fields(doc)  # refuses repeated keys
-    vectors = doc.get("vectors")
-    if not isinstance(vectors, simdjson.Array) or len(vectors) > rest.MAX_UPSERT_BATCH:
+    if not isinstance(doc, simdjson.Object):
         raise simd.Unexpected
-    namespace = doc.get("namespace")
+    vectors = namespace = None
+    for key in strict_json.keys(doc, ""):
+        if key == "vectors":
+            vectors = doc[key]
+        elif key == "namespace":
+            namespace = doc[key]
+        else:
+            strict_json.check(doc[key], key)
+    if not isinstance(vectors, simdjson.Array) or not 0 < len(vectors) <= rest.MAX_UPSERT_BATCH:
+        raise simd.Unexpected
     if namespace is not None and not isinstance(namespace, str):
         raise simd.Unexpected
     plains: list[dict[str, Any]] = []
     buffers: list[FloatArray | None] = []
     arrays = 1  # `vectors`
-    for item in vectors:
+    for i, item in enumerate(vectors):
+        if not isinstance(item, simdjson.Object):
+            raise simd.Unexpected
         plain: dict[str, Any] = {}
         doubles = None
-        for key, raw in simd.fields(item):
+        for key in strict_json.keys(item, f"vectors[{i}]"):
+            raw = item[key]
             if key == "values":
                 doubles = simd.doubles(raw)
                 arrays += isinstance(raw, simdjson.Array)
             elif key in _FIELDS:
+                # Checked before `plain`, whose dicts keep only the last of repeated keys.
+                strict_json.check(raw, f"vectors[{i}].{key}")
                 value = plain[key] = simd.plain(raw)
                 arrays += simd.count_arrays(value)
+            else:
+                strict_json.check(raw, f"vectors[{i}].{key}")
         plains.append(plain)
         buffers.append(doubles)
     dense = _float32_rows(buffers)
