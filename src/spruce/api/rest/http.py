@@ -28,6 +28,9 @@ log = logging.getLogger("spruce.api.rest")
 
 REQUEST_ID_KEY = "spruce.request_id"
 OPERATION_KEY = "spruce.op"
+# True when the request carried a valid Api-Key or the server has none: open paths (/health) say less
+# to anyone else.
+AUTHENTICATED_KEY = "spruce.authenticated"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
