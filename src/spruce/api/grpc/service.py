@@ -2,8 +2,9 @@
 
 Each RPC authenticates (`api-key` metadata, same rule as REST) before its request is decoded, finds
 the index the client dialed (through `resolve_index`, see backend.py), then decodes and converts the
-request, calls the synchronous service and builds the response in a worker thread. Conversion happens in the thread too: a 1000-vector upsert
-is milliseconds of protobuf and numpy work that would otherwise stall every other connection's I/O.
+request, calls the synchronous service and builds the response in a worker thread. Conversion happens
+in the thread too: a 1000-vector upsert is milliseconds of protobuf and numpy work that would otherwise
+stall every other connection's I/O.
 Even tiny calls go to the thread: running DescribeIndexStats/Fetch-1 inline on the event loop was
 measured at only ~0.04 ms faster (0.48 vs 0.52 ms p50 over loopback), not worth letting a call that
 waits on a store lock behind a writer block every REST and gRPC connection of the process.
