@@ -125,6 +125,9 @@ def query_int(raw: str | None, field: str, default: int, lo: int, hi: int) -> in
     return value
 
 
+_SCAN_ALWAYS = 256
+
+
 def floats(value: object, field: str) -> FloatArray:
     """A list of numbers as float32; rejects strings, booleans and nesting that numpy would coerce."""
     if not isinstance(value, list):
@@ -138,9 +141,10 @@ def floats(value: object, field: str) -> FloatArray:
     if arr.ndim != 1 or arr.dtype.kind not in "iuf":
         raise InvalidArgumentError(f"{field} must be an array of numbers")
     # numpy reads true/false as 1/0 (1.0/0.0 beside floats). Scanning every element's type costs as much
-    # as the conversion, so it is done only when a 0 or 1 is there for a boolean to hide behind: never
-    # for a real embedding's floats, always for small test vectors, which are cheap to scan.
-    if (arr.dtype.kind in "iu" or ((arr == 0) | (arr == 1)).any()) and bool in set(map(type, value)):
+    # as the conversion, so a long float array is scanned only when it holds a 0 or 1 for a boolean to
+    # hide behind (never, for a real embedding); short ones (sparse values) scan cheaper than numpy checks.
+    scan = arr.dtype.kind in "iu" or arr.size <= _SCAN_ALWAYS or ((arr == 0) | (arr == 1)).any()
+    if scan and bool in set(map(type, value)):
         raise InvalidArgumentError(f"{field} must be an array of numbers, not booleans")
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)

@@ -84,12 +84,18 @@ def plain(value: Any) -> Any:
     return value
 
 
-def count_arrays(value: Any) -> int:
-    """How many JSON arrays a plain value holds, at any depth."""
+def count_arrays(value: Any, depth: int = 0) -> int:
+    """How many JSON arrays a plain value (metadata, sparse values) holds, at any depth. `Unexpected`
+    for an object inside it, which is never valid there: the general path checks and names it."""
     if isinstance(value, dict):
-        return sum(count_arrays(v) for v in value.values())
+        if depth:
+            raise Unexpected
+        return sum(count_arrays(v, 1) for v in value.values())
     if isinstance(value, list):
-        return 1 + sum(count_arrays(v) for v in value)
+        kinds = set(map(type, value))  # one C loop; nesting is rare
+        if list in kinds or dict in kinds:
+            return 1 + sum(count_arrays(v, depth + 1) for v in value)
+        return 1
     return 0
 
 

@@ -70,15 +70,21 @@ def _records(doc: Any) -> tuple[list[Record], str, int]:
             raise simd.Unexpected
         plain: dict[str, Any] = {}
         doubles = None
-        for key in strict_json.keys(item, f"vectors[{i}]"):
+        names = list(item.keys())
+        if len(set(names)) != len(names) or not all(map(str.isprintable, names)):
+            strict_json.keys(item, f"vectors[{i}]")  # raises, naming the key (or lets a harmless one by)
+        for key in names:
             raw = item[key]
             if key == "values":
                 doubles = simd.doubles(raw)
                 arrays += isinstance(raw, simdjson.Array)
             elif key in _FIELDS:
-                # Checked before `plain`, whose dicts keep only the last of repeated keys.
-                strict_json.check(raw, f"vectors[{i}].{key}")
                 value = plain[key] = simd.plain(raw)
+                if isinstance(value, dict) and (
+                    len(value) != len(raw) or not all(map(str.isprintable, value))
+                ):
+                    # `plain` kept the last of a repeated key (len counts them all): name it.
+                    strict_json.check(raw, f"vectors[{i}].{key}")
                 arrays += simd.count_arrays(value)
             else:
                 strict_json.check(raw, f"vectors[{i}].{key}")
