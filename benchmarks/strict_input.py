@@ -6,7 +6,8 @@ the boolean check on float arrays.
 Baseline, measured in the same run on the same bodies: the same decoders with the checks switched off
 (`strict_json.keys` reduced to listing the keys, `strict_json.check` / `check_body` to nothing, and
 `rest.floats` as it was, scanning only integer arrays for booleans). The upsert fast path's own inline
-checks (key listing, `isprintable`, lengths) stay on in both, so its ratio understates their cost a little. Bodies:
+checks (key listing, `isprintable`, lengths) stay on in both, so its ratio understates their cost a
+little. Bodies:
   * upsert: 1,000 x 768-d records with 4 metadata fields (~16 MB, the simdjson fast path);
   * upsert-sparse: 1,000 records with 64-nnz sparse values and metadata (fast path, metadata/sparse
     walked by the check);
