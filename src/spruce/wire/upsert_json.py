@@ -80,7 +80,7 @@ def _records(doc: Any) -> tuple[list[Record], str, int]:
                 arrays += isinstance(raw, simdjson.Array)
             elif key in _FIELDS:
                 value = plain[key] = simd.plain(raw)
-                if isinstance(value, dict) and (
+                if isinstance(raw, simdjson.Object) and (
                     len(value) != len(raw) or not all(map(str.isprintable, value))
                 ):
                     # `plain` kept the last of a repeated key (len counts them all): name it.
