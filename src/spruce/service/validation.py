@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from spruce.errors import DimensionMismatchError, InvalidArgumentError
@@ -119,7 +120,21 @@ def dense_vector(values: Any, dimension: int, what: str = "values") -> FloatArra
         )
     if not np.isfinite(arr).all():
         raise InvalidArgumentError(f"{what} contains NaN or infinity; only finite numbers are allowed")
+    if _holds_booleans(values, arr):
+        raise InvalidArgumentError(f"{what} must be a list of numbers, not booleans")
     return arr
+
+
+def _holds_booleans(raw: Any, converted: npt.NDArray[Any]) -> bool:
+    """Whether values given as Python or numpy booleans hide in a converted float32 array (numpy reads
+    True as 1.0). Arrays already of a number dtype (what the wire decoders hand over) cost nothing;
+    lists are scanned only when a 0 or 1 is there for a boolean to hide behind."""
+    if isinstance(raw, np.ndarray):
+        return bool(raw.dtype.kind == "b")
+    if not isinstance(raw, list | tuple) or not ((converted == 0) | (converted == 1)).any():
+        return False
+    kinds = set(map(type, raw))
+    return bool in kinds or np.bool_ in kinds
 
 
 def sparse_vector(raw: Any, what: str = "sparse_values") -> SparseVector:
@@ -138,6 +153,8 @@ def sparse_vector(raw: Any, what: str = "sparse_values") -> SparseVector:
         raise InvalidArgumentError(f"{what}: indices must be integers and values numbers") from None
     if idx.ndim != 1 or val.ndim != 1:
         raise InvalidArgumentError(f"{what}: indices and values must be flat lists")
+    if _holds_booleans(indices, idx) or _holds_booleans(values, val):
+        raise InvalidArgumentError(f"{what}: indices must be integers and values numbers, not booleans")
     if len(idx) != len(val):
         raise InvalidArgumentError(
             f"{what}: indices ({len(idx)}) and values ({len(val)}) must have the same length"
@@ -207,7 +224,13 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
         mat = np.asarray([r.values for r in records], dtype=np.float32)
     except (TypeError, ValueError):
         mat = None
-    if mat is not None and mat.ndim == 2 and mat.shape[1] == dimension and np.isfinite(mat).all():
+    if (
+        mat is not None
+        and mat.ndim == 2
+        and mat.shape[1] == dimension
+        and np.isfinite(mat).all()
+        and not any(_holds_booleans(r.values, mat[i]) for i, r in enumerate(records))
+    ):
         for i, rec in enumerate(records):
             rec.values = mat[i]
         return mat
