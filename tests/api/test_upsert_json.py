@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -215,3 +216,24 @@ def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
     same(upsert_json.upsert_request(raw), general(raw))  # falls back, then gets a fresh parser
     del held
     assert upsert_json._fast(raw) is not None
+
+
+@pytest.mark.parametrize("depth", [900, 1015])
+def test_deep_nesting_is_a_clear_error_not_a_stack_overflow(depth: int) -> None:
+    # orjson and simdjson accept ~1,000 levels; the checks walk them without recursion, so the client
+    # gets a 400 (or the body is accepted), never a RecursionError.
+    deep_list = b"[" * depth + b"]" * depth
+    deep_dup = b'{"k": 1, "k": 2}'
+    for _ in range(depth - 2):
+        deep_dup = b'{"a": ' + deep_dup + b"}"
+    metadata = b'{"vectors": [{"id": "a", "values": [1], "metadata": {"t": ' + deep_list + b"}}]}"
+    with contextlib.suppress(InvalidArgumentError):
+        upsert_json.upsert_request(metadata)
+    for body in (
+        b'{"vectors": [{"id": "a", "values": [1], "x": ' + deep_dup + b"}]}",
+        b'{"vectors": [{"id": "a", "values": [1]}], "extra": ' + deep_dup + b"}",
+    ):
+        with pytest.raises(InvalidArgumentError, match="'k' appears more than once"):
+            upsert_json.upsert_request(body)
+        with pytest.raises(InvalidArgumentError, match="'k' appears more than once"):
+            general(body)

@@ -84,19 +84,22 @@ def plain(value: Any) -> Any:
     return value
 
 
-def count_arrays(value: Any, depth: int = 0) -> int:
+def count_arrays(value: Any) -> int:
     """How many JSON arrays a plain value (metadata, sparse values) holds, at any depth. `Unexpected`
-    for an object inside it, which is never valid there: the general path checks and names it."""
-    if isinstance(value, dict):
-        if depth:
+    for an object inside it, which is never valid there: the general path checks and names it.
+    Iterative, so a body nested a thousand deep cannot exhaust the Python stack."""
+    count = 0
+    stack = list(value.values()) if isinstance(value, dict) else [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
             raise Unexpected
-        return sum(count_arrays(v, 1) for v in value.values())
-    if isinstance(value, list):
-        kinds = set(map(type, value))  # one C loop; nesting is rare
-        if list in kinds or dict in kinds:
-            return 1 + sum(count_arrays(v, depth + 1) for v in value)
-        return 1
-    return 0
+        if isinstance(item, list):
+            count += 1
+            kinds = set(map(type, item))  # one C loop; nesting is rare
+            if list in kinds or dict in kinds:
+                stack.extend(item)
+    return count
 
 
 _CHUNK = 1 << 18
