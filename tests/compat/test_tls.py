@@ -180,3 +180,27 @@ def test_grpc_sdk_dialing_tls_on_a_plaintext_port_fails_with_a_connection_error(
             assert "tls handshake eof" in str(caught.value).lower(), caught.value
         finally:
             index.close()
+
+
+def test_plaintext_grpc_on_a_tls_port_is_closed_not_left_hanging(
+    tls_server: RunningServer, trust_ca: None
+) -> None:
+    import grpc
+
+    from spruce.wire.pb import vector_service_pb2 as pb
+    from spruce.wire.pb import vector_service_pb2_grpc as pb_grpc
+
+    with Pinecone(api_key=KEY, host=tls_server.url) as pc:
+        if not pc.has_index("tlsplain"):
+            pc.create_index(
+                name="tlsplain",
+                dimension=DIM,
+                metric="cosine",
+                spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+            )
+        target = pc.describe_index("tlsplain").host.split("://", 1)[1]
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.VectorServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.DescribeIndexStats(pb.DescribeIndexStatsRequest(), metadata=[("api-key", KEY)], timeout=HANG)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value
