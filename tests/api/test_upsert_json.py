@@ -237,3 +237,42 @@ def test_deep_nesting_is_a_clear_error_not_a_stack_overflow(depth: int) -> None:
             upsert_json.upsert_request(body)
         with pytest.raises(InvalidArgumentError, match="'k' appears more than once"):
             general(body)
+
+
+def outcome(decode: Any, body: bytes) -> tuple[list[Record], str] | str:
+    try:
+        result: tuple[list[Record], str] = decode(body)
+    except InvalidArgumentError as exc:
+        return exc.message
+    return result
+
+
+index_values = st.one_of(
+    st.integers(0, 40), st.integers(-3, 2**33), st.booleans(), st.floats(-2, 2, allow_nan=False)
+)
+sparse_dicts = st.fixed_dictionaries(
+    {
+        "indices": st.lists(st.one_of(st.integers(0, 40), index_values), max_size=6),
+        "values": st.lists(st.one_of(finite, st.booleans(), st.just(1e39)), max_size=6),
+    }
+)
+sparse_records = st.tuples(
+    st.text("abc", min_size=1, max_size=3),
+    st.sampled_from(["sparseValues", "sparse_values"]),
+    sparse_dicts,
+    st.one_of(st.none(), st.lists(finite, min_size=1, max_size=3)),
+).map(lambda t: {"id": t[0], t[1]: t[2], **({} if t[3] is None else {"values": t[3]})})
+sparse_bodies = st.lists(sparse_records, min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sparse_bodies)
+def test_sparse_values_decode_alike_valid_or_not(vectors: list[dict[str, Any]]) -> None:
+    # The fast path reads sparse values from simdjson's buffers: same records, or the same error.
+    raw = orjson.dumps({"vectors": vectors})
+    fast, slow = outcome(upsert_json.upsert_request, raw), outcome(general, raw)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str), fast
+        same(fast, slow)

@@ -175,7 +175,12 @@ def sparse(value: object, field: str) -> SparseVector | None:
         or bool in set(map(type, indices))
     ):
         raise InvalidArgumentError(f"{field}.indices must be an array of integers in 0..4294967295")
-    vals = floats(value.get("values"), f"{field}.values")
+    return sparse_arrays(idx, floats(value.get("values"), f"{field}.values"), field)
+
+
+def sparse_arrays(idx: npt.NDArray[Any], vals: FloatArray, field: str) -> SparseVector:
+    """Sparse values from integer indices already known to be in 0..2**32-1 and finite float32 values:
+    the checks both REST decoders share (lengths, repeats) and the sort."""
     if len(vals) != len(idx):
         raise InvalidArgumentError(
             f"{field}: indices and values must have the same length ({len(idx)} != {len(vals)})"
@@ -218,8 +223,11 @@ def upsert_request(body: Mapping[str, Any]) -> tuple[list[Record], str]:
     return records, namespace_in(body.get("namespace"))
 
 
-def record(value: object, field: str, dense: FloatArray | None = None) -> Record:
-    """A record from its JSON object; `dense`, when given, is its values already decoded."""
+def record(
+    value: object, field: str, dense: FloatArray | None = None, sparse_values: SparseVector | None = None
+) -> Record:
+    """A record from its JSON object; `dense` and `sparse_values`, when given, are its values and sparse
+    values already decoded."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{field} must be an object with id and values")
     rid = value.get("id")
@@ -231,7 +239,9 @@ def record(value: object, field: str, dense: FloatArray | None = None) -> Record
         values = None if raw_values is None else floats(raw_values, f"{field}.values")
     if values is not None and values.size == 0:
         values = None
-    sv = sparse(value.get("sparseValues", value.get("sparse_values")), f"{field}.sparseValues")
+    sv = sparse_values
+    if sv is None:
+        sv = sparse(value.get("sparseValues", value.get("sparse_values")), f"{field}.sparseValues")
     if values is None and sv is None:
         raise InvalidArgumentError(f"{field} needs non-empty values or sparseValues")
     md = metadata(value.get("metadata"), f"{field}.metadata")

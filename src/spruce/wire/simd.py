@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import simdjson
 
 from spruce.types import FloatArray
@@ -65,7 +66,7 @@ def doubles(raw: Any) -> FloatArray | None:
         raise Unexpected from None  # booleans, strings: the general path names the problem
 
 
-def float32(values: FloatArray) -> FloatArray:
+def float32(values: npt.NDArray[Any]) -> FloatArray:
     """float64 values as float32; `Unexpected` if one is out of float32's range."""
     with np.errstate(over="ignore"):
         out = values.astype(np.float32)
