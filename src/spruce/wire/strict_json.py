@@ -3,7 +3,7 @@ character in a key.
 
 orjson (like most parsers) keeps the last of repeated keys without a word, so `{"namespace":"a",
 "namespace":"b"}` would silently write to `b`, and a proxy or a log that keeps the first would see `a`.
-Pinecone's own parsers refuse such bodies; so do we, with a 400 that names the key and where it is.
+Such a body is ambiguous, so it is a 400 that names the key and where it is.
 
 The check walks simdjson's document, which is already in C memory: an object costs one key listing, an
 array of numbers one `as_buffer` call (no Python float is made), so a 768-d query body costs a parse and a
