@@ -1,12 +1,15 @@
 """With API keys configured, every route of every port refuses a request without a valid key: REST routes
 enumerated from the apps themselves (so a new route is covered the day it is added), and every gRPC
-method of the .proto's VectorService, checked before the request's bytes are even decoded.
+method of the .proto's VectorService, checked before the request's bytes are even decoded. Run on a
+plaintext server and on a TLS one.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import grpc
 import httpx
@@ -14,6 +17,7 @@ import pytest
 from conftest import Launcher, RunningServer
 from pinecone import Pinecone, ServerlessSpec
 from starlette.routing import Route
+from tls_certs import TlsFiles
 
 from spruce.api.grpc.service import METHODS, SERVICE_NAME
 from spruce.api.rest import create_control_app, create_index_app
@@ -51,12 +55,28 @@ def _app_routes() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         catalog.close()
 
 
-@pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
+@dataclass
+class Keyed:
+    server: RunningServer
+    index_host: str
+    verify: ssl.SSLContext | bool  # for httpx
+    credentials: grpc.ChannelCredentials | None  # None: plaintext
+
+
+@pytest.fixture(scope="module", params=["plaintext", "tls"])
+def keyed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
+) -> Iterator[Keyed]:
+    tls = tls_files if request.param == "tls" else None
     launch = Launcher()
-    server = launch.start(tmp_path_factory.mktemp("auth") / "data", api_keys=[KEY])
+    server = launch.start(tmp_path_factory.mktemp("auth") / "data", api_keys=[KEY], tls=tls)
+    verify: ssl.SSLContext | bool = True
+    credentials = None
+    if tls is not None:
+        verify = ssl.create_default_context(cafile=tls.ca)
+        credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca.read_bytes())
     try:
-        with Pinecone(api_key=KEY, host=server.url) as pc:
+        with Pinecone(api_key=KEY, host=server.url, ssl_ca_certs=None if tls is None else str(tls.ca)) as pc:
             pc.create_index(
                 name="locked",
                 dimension=2,
@@ -64,18 +84,18 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSer
                 spec=ServerlessSpec(cloud="aws", region="us-east-1"),
             )
             host = pc.describe_index("locked").host
-        yield server, host
+        yield Keyed(server, host, verify, credentials)
     finally:
         assert launch.stop(server) == 0, server.log.read_text()
 
 
-def test_every_rest_route_of_every_port_needs_the_key(keyed: tuple[RunningServer, str]) -> None:
-    server, index_host = keyed
+def test_every_rest_route_of_every_port_needs_the_key(keyed: Keyed) -> None:
+    server, index_host = keyed.server, keyed.index_host
     control_routes, index_routes = _app_routes()
     assert ("POST", "/vectors/upsert") in index_routes and ("GET", "/indexes") in control_routes
     failures = []
     checked = 0
-    client = httpx.Client(timeout=30)
+    client = httpx.Client(timeout=30, verify=keyed.verify)
     for base, routes in ((server.url, control_routes), (index_host, index_routes)):
         for method, path in routes:
             if path in OPEN_PATHS:
@@ -91,16 +111,14 @@ def test_every_rest_route_of_every_port_needs_the_key(keyed: tuple[RunningServer
     assert checked >= 3 * (len(control_routes) + len(index_routes) - 2)
 
 
-def test_open_paths_say_nothing_about_the_index_without_a_key(keyed: tuple[RunningServer, str]) -> None:
-    server, index_host = keyed
+def test_open_paths_say_nothing_about_the_index_without_a_key(keyed: Keyed) -> None:
     assert {"/health"} == OPEN_PATHS
-    assert httpx.get(f"{index_host}/health", timeout=30).json() == {"status": "ok"}
-    assert httpx.get(f"{index_host}/health", headers={"Api-Key": "wrong"}, timeout=30).json() == {
-        "status": "ok"
-    }
-    named = httpx.get(f"{index_host}/health", headers={"Api-Key": KEY}, timeout=30).json()
-    assert named == {"status": "ok", "index": "locked"}
-    assert httpx.get(f"{server.url}/health", timeout=30).json() == {"status": "ok"}
+    with httpx.Client(timeout=30, verify=keyed.verify) as client:
+        health = f"{keyed.index_host}/health"
+        assert client.get(health).json() == {"status": "ok"}
+        assert client.get(health, headers={"Api-Key": "wrong"}).json() == {"status": "ok"}
+        assert client.get(health, headers={"Api-Key": KEY}).json() == {"status": "ok", "index": "locked"}
+        assert client.get(f"{keyed.server.url}/health").json() == {"status": "ok"}
 
 
 def test_methods_table_covers_the_proto() -> None:
@@ -110,11 +128,15 @@ def test_methods_table_covers_the_proto() -> None:
         assert METHODS[m.name][0].DESCRIPTOR.full_name == m.input_type.full_name
 
 
-def test_every_grpc_method_checks_the_key_before_decoding(keyed: tuple[RunningServer, str]) -> None:
-    _, index_host = keyed
-    target = index_host.split("://", 1)[1]
+def test_every_grpc_method_checks_the_key_before_decoding(keyed: Keyed) -> None:
+    target = keyed.index_host.split("://", 1)[1]
     service = pb.DESCRIPTOR.services_by_name[SERVICE_NAME]
-    with grpc.insecure_channel(target) as channel:
+    channel = (
+        grpc.insecure_channel(target)
+        if keyed.credentials is None
+        else grpc.secure_channel(target, keyed.credentials)
+    )
+    with channel:
         for method in service.methods:
             call = channel.unary_unary(f"/{SERVICE_NAME}/{method.name}")
             # Corrupt bytes without a key: UNAUTHENTICATED, so the bytes were never parsed.
