@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 COMPAT7 := .compat-venvs/pinecone7
+COMPAT9 := .compat-venvs/pinecone9
 DATA ?= ./data
 PORT ?= 5080
 
@@ -31,7 +32,14 @@ $(COMPAT7)/.installed: tests/compat/requirements-pinecone7.txt
 	$(COMPAT7)/bin/python -m pip install -q -r tests/compat/requirements-pinecone7.txt
 	touch $@
 
-compat-venvs: $(COMPAT7)/.installed
+# pinecone 9.x, whose gRPC index always dials TLS: the TLS tests run a scenario under it.
+$(COMPAT9)/.installed: tests/compat/requirements-pinecone9.txt
+	$(PYTHON) -m venv $(COMPAT9)
+	$(COMPAT9)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT9)/bin/python -m pip install -q -r tests/compat/requirements-pinecone9.txt
+	touch $@
+
+compat-venvs: $(COMPAT7)/.installed $(COMPAT9)/.installed
 
 serve: $(STAMP)
 	$(VENV)/bin/spruce serve --data $(DATA) --port $(PORT)

@@ -78,6 +78,10 @@ class ServerConfig:
         default=256 * 1024 * 1024,
         metadata={"help": "request bodies held at once, summed over requests; beyond it: 429"},
     )
+    tls_cert: Path | None = field(
+        default=None, metadata={"help": "PEM certificate chain: serve HTTPS and gRPC over TLS (with tls_key)"}
+    )
+    tls_key: Path | None = field(default=None, metadata={"help": "PEM private key of tls_cert"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read SPRUCE_DATA, SPRUCE_HOST, SPRUCE_PORT, SPRUCE_EXTERNAL_URL, SPRUCE_API_KEYS (comma list)
-        and SPRUCE_ENGINE_<FIELD> for any EngineConfig field."""
+        """Read SPRUCE_DATA, SPRUCE_HOST, SPRUCE_PORT, SPRUCE_EXTERNAL_URL, SPRUCE_API_KEYS (comma list),
+        SPRUCE_TLS_CERT, SPRUCE_TLS_KEY and SPRUCE_ENGINE_<FIELD> for any EngineConfig field."""
         env = os.environ if env is None else env
         server = ServerConfig()
         if "SPRUCE_HOST" in env:
@@ -101,6 +105,10 @@ class Settings:
         if env.get("SPRUCE_API_KEYS"):
             keys = tuple(k.strip() for k in env["SPRUCE_API_KEYS"].split(",") if k.strip())
             server = replace(server, api_keys=keys)
+        if env.get("SPRUCE_TLS_CERT"):
+            server = replace(server, tls_cert=Path(env["SPRUCE_TLS_CERT"]))
+        if env.get("SPRUCE_TLS_KEY"):
+            server = replace(server, tls_key=Path(env["SPRUCE_TLS_KEY"]))
         engine = EngineConfig()
         for f in fields(EngineConfig):
             key = "SPRUCE_ENGINE_" + f.name.upper()

@@ -8,7 +8,8 @@
     ├── AlreadyExistsError
     ├── InvalidArgumentError
     │   ├── DimensionMismatchError
-    │   └── InvalidFilterError
+    │   ├── InvalidFilterError
+    │   └── UnsupportedMediaTypeError  (a request body that is not JSON by its Content-Type)
     ├── ForbiddenError              (deletion protection)
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
@@ -107,4 +108,8 @@ class ModelUnavailableError(SpruceError):
 
 
 class BackupCorruptionError(CorruptionError):
+    pass
+
+
+class UnsupportedMediaTypeError(InvalidArgumentError):
     pass

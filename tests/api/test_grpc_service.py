@@ -477,6 +477,34 @@ def test_invalid_arguments(dense: pb_grpc.VectorServiceStub) -> None:
         assert message
 
 
+def test_strict_input_and_corrupt_messages(harness: Harness, dense: pb_grpc.VectorServiceStub) -> None:
+    before = dense.DescribeIndexStats(pb.DescribeIndexStatsRequest())
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: dense.Upsert(pb.UpsertRequest(vectors=[])), "at least one record"),
+        (lambda: dense.Upsert(pb.UpsertRequest(vectors=[_vec("a\x00", [1, 0, 0])])), "U+0000"),
+        (lambda: dense.Upsert(pb.UpsertRequest(vectors=[_vec("a\tb", [1, 0, 0])])), "U+0009"),
+        (
+            lambda: dense.Upsert(pb.UpsertRequest(vectors=[_vec("a", [1, 0, 0])], namespace="n\x00")),
+            "namespace",
+        ),
+        (lambda: dense.Upsert(pb.UpsertRequest(vectors=[_vec("a", [1, 0, 0], **{"k\x01": 1})])), "U+0001"),
+        (lambda: dense.Fetch(pb.FetchRequest(ids=["a"], namespace="\x7f")), "U+007F"),
+        (lambda: dense.Query(pb.QueryRequest(top_k=1, vector=[1, 0, 0], namespace="\n")), "namespace"),
+        (lambda: dense.CreateNamespace(pb.CreateNamespaceRequest(name="bad\x00")), "control character"),
+    ]
+    channel, _ = harness.stub("dense")
+    with channel:
+        for name in ("Upsert", "Query", "Fetch", "DescribeIndexStats"):
+            raw = channel.unary_unary(f"/VectorService/{name}")
+            cases.append((lambda raw=raw: raw(b"\x0a\x05ab"), "not a valid"))
+            cases.append((lambda raw=raw: raw(b"\x0a\x02\xff\xfe"), "protobuf"))  # bad UTF-8
+        for call, needle in cases:
+            code, message = _code(call)
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, message
+            assert needle in message, message
+    assert dense.DescribeIndexStats(pb.DescribeIndexStatsRequest()) == before
+
+
 def test_already_exists_and_not_found(dense: pb_grpc.VectorServiceStub) -> None:
     dense.CreateNamespace(pb.CreateNamespaceRequest(name="twice"))
     code, message = _code(lambda: dense.CreateNamespace(pb.CreateNamespaceRequest(name="twice")))

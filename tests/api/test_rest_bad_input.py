@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 import pytest
 
@@ -10,6 +12,17 @@ from spruce.config import ServerConfig
 from spruce.service.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body sent as these exact bytes with this Content-Type (None: no Content-Type header)."""
+
+    body: bytes
+    content_type: str | None = "application/json"
+
+
+V = '{"id": "a", "values": [1, 0, 0]}'
 
 OK = [{"id": "a", "values": [1, 0, 0], "metadata": {"g": "x"}}, {"id": "b", "values": [0, 1, 0]}]
 
@@ -116,6 +129,119 @@ BAD: list[tuple[str, str, object, int, str]] = [
     ("DELETE", "/namespaces/nope", None, 404, "nope"),
     ("POST", "/vectors/nope", {}, 404, "no route"),
     ("GET", "/vectors/upsert", None, 405, "not allowed"),
+    # strict input: empty batches, booleans, control characters, repeated keys, content types
+    ("POST", "/vectors/upsert", {"vectors": []}, 400, "at least one vector"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [1.5, True, 0]}]}, 400, "booleans"),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a", "values": [0.5, 0.25, False]}]}, 400, "booleans"),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a", "values": [1, 2, 3], "sparseValues": {"indices": [1], "values": [True]}}]},
+        400,
+        "sparseValues.values",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {
+            "vectors": [
+                {"id": "a", "values": [1, 2, 3], "sparseValues": {"indices": [True, 2], "values": [1, 2]}}
+            ]
+        },
+        400,
+        "sparseValues.indices",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        Raw(b'{"vectors": [{"id": "a", "values": [1, 0, 0], "x\\u0000": 1}]}'),
+        400,
+        "U+0000",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        Raw(b'{"vectors": [{"id\\u0000": "a", "values": [1, 0, 0]}]}'),
+        400,
+        "U+0000",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "a\x00", "values": [1, 0, 0]}]},
+        400,
+        "control character",
+    ),
+    ("POST", "/vectors/upsert", {"vectors": [{"id": "a\nb", "values": [1, 0, 0]}]}, 400, "U+000A"),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "c", "values": [1, 0, 0], "metadata": {"g\x00": "x"}}]},
+        400,
+        "control character",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        {"vectors": [{"id": "c", "values": [1, 0, 0]}], "namespace": "n\x00"},
+        400,
+        "namespace",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        Raw(f'{{"vectors": [{V}], "namespace": "x", "namespace": "y"}}'.encode()),
+        400,
+        "'namespace' appears more than once",
+    ),
+    (
+        "POST",
+        "/vectors/upsert",
+        Raw(b'{"vectors": [{"id": "c", "values": [1, 0, 0], "metadata": {"g": "x", "g": "y"}}]}'),
+        400,
+        "vectors[0].metadata",
+    ),
+    (
+        "POST",
+        "/query",
+        Raw(b'{"topK": 1, "topK": 2, "vector": [1, 0, 0]}'),
+        400,
+        "'topK' appears more than once",
+    ),
+    (
+        "POST",
+        "/query",
+        Raw(b'{"topK": 1, "vector": [1, 0, 0], "filter": {"g": {"$eq": "x", "$eq": "y"}}}'),
+        400,
+        "filter.g",
+    ),
+    ("POST", "/query", {"topK": 1, "vector": [True, 0, 0]}, 400, "booleans"),
+    ("POST", "/query", {"topK": 1, "vector": [1, 0, 0], "namespace": "\x07"}, 400, "namespace"),
+    ("POST", "/vectors/update", {"id": "a", "values": [0.5, 0.5, True]}, 400, "booleans"),
+    ("POST", "/vectors/update", {"id": "a", "setMetadata": {"k\x1f": 1}}, 400, "control character"),
+    ("POST", "/vectors/delete", Raw(b'{"ids": ["a"], "ids": ["b"]}'), 400, "'ids'"),
+    ("POST", "/vectors/delete", {"ids": ["a\x00"]}, 400, "control character"),
+    ("GET", "/vectors/fetch?ids=a&namespace=%00", None, 400, "namespace"),
+    ("GET", "/vectors/fetch?ids=a%00", None, 400, "control character"),
+    ("POST", "/namespaces", {"name": "n\x00"}, 400, "namespace"),
+    ("POST", "/vectors/upsert", Raw(f'{{"vectors": [{V}]}}'.encode(), "text/plain"), 415, "application/json"),
+    (
+        "POST",
+        "/vectors/upsert",
+        Raw(f'{{"vectors": [{V}]}}'.encode(), "application/x-www-form-urlencoded"),
+        415,
+        "Content-Type",
+    ),
+    ("POST", "/vectors/upsert", Raw(f'{{"vectors": [{V}]}}'.encode(), "application/x-ndjson"), 415, "json"),
+    (
+        "POST",
+        "/query",
+        Raw(b'{"topK": 1, "vector": [1, 0, 0]}', "text/plain; charset=utf-8"),
+        415,
+        "text/plain",
+    ),
+    ("POST", "/vectors/delete", Raw(b'{"deleteAll": true}', "text/plain"), 415, "Content-Type"),
+    ("POST", "/indexes", Raw(b'{"name": "x", "dimension": 3}', "text/plain"), 415, "Content-Type"),
 ]
 
 
@@ -135,7 +261,10 @@ async def test_malformed_requests_leave_data_unchanged() -> None:
         before = (await client.get("/vectors/fetch?ids=a&ids=b")).json()
         failures = []
         for method, path, body, status, needle in BAD:
-            if isinstance(body, bytes):
+            if isinstance(body, Raw):
+                headers = {} if body.content_type is None else {"content-type": body.content_type}
+                r = await client.request(method, path, content=body.body, headers=headers)
+            elif isinstance(body, bytes):
                 r = await client.request(
                     method, path, content=body, headers={"content-type": "application/json"}
                 )
@@ -158,3 +287,21 @@ async def test_malformed_requests_leave_data_unchanged() -> None:
         assert after == before
         stats = (await client.post("/describe_index_stats", json={})).json()
         assert stats["totalVectorCount"] == 2 and stats["namespaces"] == {"": {"vectorCount": 2}}
+
+
+async def test_a_body_without_content_type_is_read_as_json() -> None:
+    # The SDKs always send application/json; a hand-written client that sends none is not ambiguous.
+    catalog = Catalog(None)
+    catalog.create_index("idx", dimension=3)
+    app = create_index_app(catalog, "idx", ServerConfig())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://idx.test"
+    ) as client:
+        r = await client.post("/vectors/upsert", content=f'{{"vectors": [{V}]}}'.encode())
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            "/vectors/upsert",
+            content=f'{{"vectors": [{V}]}}'.encode(),
+            headers={"content-type": "Application/JSON; charset=utf-8"},
+        )
+        assert r.status_code == 200, r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,6 @@ VALID: list[dict[str, Any]] = [
     {"vectors": [{"id": "s", "values": [], "sparseValues": {"indices": [3, 1], "values": [0.5, 0.25]}}]},
     {"vectors": [{"id": "h", "values": [0.1, 0.2], "sparse_values": {"indices": [7], "values": [2.0]}}]},
     {"vectors": [{"id": str(i), "values": [float(i)] * 4} for i in range(50)], "namespace": "__default__"},
-    {"vectors": []},
     {  # rows without dense values between rows with them: each row gets its own slice of the batch
         "vectors": [
             {"id": "d1", "values": [0.1, 0.2]},
@@ -111,7 +111,7 @@ records = st.lists(
         {"id": st.text(min_size=1, max_size=8), "values": st.lists(finite, min_size=1, max_size=6)},
         optional={
             "metadata": st.dictionaries(
-                st.text(min_size=1, max_size=4),
+                st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=4),
                 st.one_of(
                     st.text(max_size=5), st.integers(-5, 5), st.booleans(), st.lists(st.text(max_size=3))
                 ),
@@ -119,6 +119,7 @@ records = st.lists(
             )
         },
     ),
+    min_size=1,
     max_size=20,
 )
 
@@ -133,19 +134,52 @@ def test_generated_bodies_decode_alike(vectors: list[dict[str, Any]], namespace:
     same(upsert_json.upsert_request(raw), general(raw))
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"vectors": [{"id": "a", "id": "b", "values": [0.1]}]}',
-        b'{"vectors": [{"id": "a", "values": [0.1], "values": [0.2, 0.3]}]}',
-        b'{"vectors": [{"id": "a", "values": [0.1]}], "namespace": "x", "namespace": "y"}',
-    ],
-)
-def test_repeated_keys_decode_as_the_general_decoder_does(body: bytes) -> None:
-    # simdjson's lookups find the first of repeated keys, orjson keeps the last: such bodies go the
-    # general way.
-    assert upsert_json._fast(body) is None
-    same(upsert_json.upsert_request(body), general(body))
+REPEATED: list[tuple[bytes, str]] = [
+    (b'{"vectors": [{"id": "a", "id": "b", "values": [0.1]}]}', "'id' appears more than once in vectors[0]"),
+    (b'{"vectors": [{"id": "a", "values": [0.1], "values": [0.2]}]}', "'values' appears more than once"),
+    (b'{"vectors": [{"id": "a", "values": [0.1]}], "namespace": "x", "namespace": "y"}', "'namespace'"),
+    (
+        b'{"vectors": [{"id": "a", "values": [0.1], "metadata": {"g": 1, "g": 2}}]}',
+        "'g' appears more than once in vectors[0].metadata",
+    ),
+    (
+        b'{"vectors": [{"id": "a", "values": [0.1], "sparseValues": {"indices": [1], "indices": [2],'
+        b' "values": [1]}}]}',
+        "in vectors[0].sparseValues",
+    ),
+    (b'{"vectors": [{"id": "a", "values": [0.1], "x": {"y": {"z": 1, "z": 1}}}]}', "vectors[0].x.y"),
+    (b'{"vectors": [{"id": "a", "values": [0.1]}], "extra": [{"k": 1, "k": 2}]}', "extra[0]"),
+    (b'{"vectors": [{"id": "a", "id\\u0000": "b", "values": [0.1]}]}', "control character (U+0000)"),
+    (b'{"vectors": [{"id": "a", "values": [0.1], "metadata": {"g\\u0001": 1}}]}', "U+0001"),
+]
+
+
+@pytest.mark.parametrize(("body", "needle"), REPEATED, ids=range(len(REPEATED)))
+def test_repeated_keys_and_control_characters_are_refused_alike(body: bytes, needle: str) -> None:
+    # orjson keeps the last of repeated keys, simdjson's lookups the first: both paths refuse them, in the
+    # same words, at any depth.
+    with pytest.raises(InvalidArgumentError) as fast:
+        upsert_json.upsert_request(body)
+    with pytest.raises(InvalidArgumentError) as slow:
+        general(body)
+    assert fast.value.message == slow.value.message
+    assert needle in fast.value.message
+
+
+def test_booleans_never_become_numbers() -> None:
+    for values in ("[true, 0.5]", "[0.5, false]", "[1, true]", "[true]"):
+        body = f'{{"vectors": [{{"id": "a", "values": {values}}}]}}'.encode()
+        with pytest.raises(InvalidArgumentError, match="values"):
+            upsert_json.upsert_request(body)
+    for field in ('"indices": [true, 2], "values": [0.1, 0.2]', '"indices": [1, 2], "values": [0.1, true]'):
+        body = f'{{"vectors": [{{"id": "a", "sparseValues": {{{field}}}}}]}}'.encode()
+        with pytest.raises(InvalidArgumentError, match="sparseValues"):
+            upsert_json.upsert_request(body)
+
+
+def test_an_empty_batch_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="at least one vector"):
+        upsert_json.upsert_request(b'{"vectors": []}')
 
 
 def big_body(bad_row: int | None) -> bytes:
@@ -182,3 +216,63 @@ def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
     same(upsert_json.upsert_request(raw), general(raw))  # falls back, then gets a fresh parser
     del held
     assert upsert_json._fast(raw) is not None
+
+
+@pytest.mark.parametrize("depth", [900, 1015])
+def test_deep_nesting_is_a_clear_error_not_a_stack_overflow(depth: int) -> None:
+    # orjson and simdjson accept ~1,000 levels; the checks walk them without recursion, so the client
+    # gets a 400 (or the body is accepted), never a RecursionError.
+    deep_list = b"[" * depth + b"]" * depth
+    deep_dup = b'{"k": 1, "k": 2}'
+    for _ in range(depth - 2):
+        deep_dup = b'{"a": ' + deep_dup + b"}"
+    metadata = b'{"vectors": [{"id": "a", "values": [1], "metadata": {"t": ' + deep_list + b"}}]}"
+    with contextlib.suppress(InvalidArgumentError):
+        upsert_json.upsert_request(metadata)
+    for body in (
+        b'{"vectors": [{"id": "a", "values": [1], "x": ' + deep_dup + b"}]}",
+        b'{"vectors": [{"id": "a", "values": [1]}], "extra": ' + deep_dup + b"}",
+    ):
+        with pytest.raises(InvalidArgumentError, match="'k' appears more than once"):
+            upsert_json.upsert_request(body)
+        with pytest.raises(InvalidArgumentError, match="'k' appears more than once"):
+            general(body)
+
+
+def outcome(decode: Any, body: bytes) -> tuple[list[Record], str] | str:
+    try:
+        result: tuple[list[Record], str] = decode(body)
+    except InvalidArgumentError as exc:
+        return exc.message
+    return result
+
+
+index_values = st.one_of(
+    st.integers(0, 40), st.integers(-3, 2**33), st.booleans(), st.floats(-2, 2, allow_nan=False)
+)
+sparse_dicts = st.fixed_dictionaries(
+    {
+        "indices": st.lists(st.one_of(st.integers(0, 40), index_values), max_size=6),
+        "values": st.lists(st.one_of(finite, st.booleans(), st.just(1e39)), max_size=6),
+    }
+)
+sparse_records = st.tuples(
+    st.text("abc", min_size=1, max_size=3),
+    st.sampled_from(["sparseValues", "sparse_values"]),
+    sparse_dicts,
+    st.one_of(st.none(), st.lists(finite, min_size=1, max_size=3)),
+).map(lambda t: {"id": t[0], t[1]: t[2], **({} if t[3] is None else {"values": t[3]})})
+sparse_bodies = st.lists(sparse_records, min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sparse_bodies)
+def test_sparse_values_decode_alike_valid_or_not(vectors: list[dict[str, Any]]) -> None:
+    # The fast path reads sparse values from simdjson's buffers: same records, or the same error.
+    raw = orjson.dumps({"vectors": vectors})
+    fast, slow = outcome(upsert_json.upsert_request, raw), outcome(general, raw)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str), fast
+        same(fast, slow)

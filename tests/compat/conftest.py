@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tls_certs import TlsFiles, make_tls_files
 
 STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 30.0
@@ -39,24 +41,32 @@ def free_port() -> int:
 
 
 def start_server(
-    data: Path, api_keys: Sequence[str] = (), port: int | None = None, extra_args: Sequence[str] = ()
+    data: Path,
+    api_keys: Sequence[str] = (),
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    tls: TlsFiles | None = None,
 ) -> RunningServer:
+    """`tls`: serve HTTPS/gRPC over TLS with its certificate (the readiness probe trusts its CA)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(port)]
     cmd += ["--host", "127.0.0.1", *extra_args]
+    if tls is not None:
+        cmd += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
     for key in api_keys:
         cmd += ["--api-key", key]
     log = data.parent / f"{data.name}-server-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPRUCE_")}
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
+    verify: ssl.SSLContext | bool = True if tls is None else ssl.create_default_context(cafile=tls.ca)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"spruce serve exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1.0, verify=verify).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -109,8 +119,9 @@ class Launcher:
         api_keys: Sequence[str] = (),
         port: int | None = None,
         extra_args: Sequence[str] = (),
+        tls: TlsFiles | None = None,
     ) -> RunningServer:
-        server = start_server(data, api_keys, port, extra_args)
+        server = start_server(data, api_keys, port, extra_args, tls)
         self.running.append(server)
         return server
 
@@ -127,3 +138,9 @@ def launcher() -> Iterator[Launcher]:
     finally:
         for server in list(launch.running):
             launch.stop(server)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A test CA and a server certificate for 127.0.0.1 and localhost, signed by it."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

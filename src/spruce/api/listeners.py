@@ -18,6 +18,10 @@ The HTTP/2 backend interface (implemented by `spruce.api.grpc.GrpcBackend`):
 
 `handle` owns the connection and must close `writer` when done. The control port has no index, so an
 HTTP/2 connection there, or anywhere when there is no backend, is closed at once.
+
+With TLS (`tls=`), the first byte tells a ClientHello from plaintext, and after the handshake ALPN
+chooses between the same two protocols (see `spruce.api.tls`); without it, a ClientHello is refused at
+once with a logged warning instead of waiting for an HTTP request that never comes.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ import contextlib
 import importlib.util
 import logging
 import socket
+import ssl
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 from uvicorn.config import Config
 from uvicorn.server import ServerState
+
+from spruce.api import tls as tls_mod
 
 log = logging.getLogger("spruce.api.listeners")
 
@@ -86,8 +93,10 @@ class Listener:
         index_name: str | None = None,
         http2: Http2Backend | None = None,
         http: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.sock = sock
+        self.tls = tls
         self.port: int = sock.getsockname()[1]
         self.index_name = index_name
         self._state = state
@@ -159,10 +168,72 @@ class Listener:
         if not head:
             conn.close()
             return
-        if H2_PREFACE.startswith(head):
+        http2 = H2_PREFACE.startswith(head)
+        if tls_mod.looks_like_tls(head):
+            if self.tls is None:
+                tls_mod.refuse_tls_client(conn, self.port)
+            else:
+                await self._serve_tls(conn, self.tls)
+        elif self.tls is not None:
+            await tls_mod.refuse_plaintext_client(conn, self.port, http2)
+        elif http2:
             await self._serve_http2(conn)
         else:
             await self._serve_http1(conn)
+
+    async def _serve_tls(self, conn: socket.socket, context: ssl.SSLContext) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(
+                lambda: _AlpnSwitch(self),
+                sock=conn,
+                ssl=context,
+                ssl_handshake_timeout=tls_mod.HANDSHAKE_TIMEOUT,
+            )
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            # Usually a client that does not trust our certificate: its own error says so.
+            log.info("TLS handshake failed on port %d: %s", self.port, exc)
+            conn.close()
+
+    def _adopt_http1(self, transport: asyncio.BaseTransport) -> None:
+        """Hand an established (TLS) transport to uvicorn's HTTP/1.1 protocol."""
+        config = self._config
+        protocol = config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=self._state, app_state={}, _loop=asyncio.get_running_loop()
+        )
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        self._protocols.add(protocol)
+        self._protocols.intersection_update(self._state.connections)
+
+    def _adopt_http2(self, transport: asyncio.BaseTransport) -> None:
+        """Hand an established (TLS) transport to the HTTP/2 backend as a stream pair."""
+        backend, index_name = self._http2, self.index_name
+        if backend is None or index_name is None:
+            transport.close()
+            return
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)  # type: ignore[arg-type]
+        task = loop.create_task(self._run_http2(backend, index_name, reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_http2(
+        self,
+        backend: Http2Backend,
+        index_name: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        try:
+            await backend.handle(index_name, reader, writer)
+        except Exception:
+            log.exception("HTTP/2 backend failed on port %d", self.port)
+            writer.close()
 
     async def _serve_http1(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -188,11 +259,23 @@ class Listener:
         except OSError:
             conn.close()
             return
-        try:
-            await self._http2.handle(self.index_name, reader, writer)
-        except Exception:
-            log.exception("HTTP/2 backend failed on port %d", self.port)
-            writer.close()
+        await self._run_http2(self._http2, self.index_name, reader, writer)
+
+
+class _AlpnSwitch(asyncio.Protocol):
+    """The first protocol of a TLS connection: once the handshake is done (that is when asyncio calls
+    `connection_made`), it swaps in the protocol ALPN chose, before any application byte is read."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        if alpn == tls_mod.ALPN_H2:
+            self._listener._adopt_http2(transport)
+        else:
+            self._listener._adopt_http1(transport)
 
 
 async def _peek(conn: socket.socket, n: int) -> bytes:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from uvicorn.server import ServerState
 
+from spruce.api import tls
 from spruce.api.listeners import Http2Backend, Listener, bind
 from spruce.api.ports import PortRegistry
 from spruce.api.rest import create_control_app, create_index_app
@@ -52,6 +53,12 @@ class SpruceServer:
         self._main: Listener | None = None
         self._indexes: dict[str, Listener] = {}
         self.port = config.port
+        self._tls = (
+            tls.server_context(config.tls_cert, config.tls_key)
+            if config.tls_cert is not None and config.tls_key is not None
+            else None
+        )
+        self._scheme = "https" if self._tls is not None else "http"
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -60,7 +67,7 @@ class SpruceServer:
         app = create_control_app(
             self.catalog, self.config, hosts=self, metrics=self._metrics, budget=self._budget
         )
-        self._main = Listener(sock, app, self._state, http=self._http)
+        self._main = Listener(sock, app, self._state, http=self._http, tls=self._tls)
         if self._http2 is not None:
             await self._http2.start()
         names = {info.name for info in await asyncio.to_thread(self.catalog.list_indexes)}
@@ -75,7 +82,7 @@ class SpruceServer:
 
     @property
     def url(self) -> str:
-        return f"http://{_advertised_host(self.config.host)}:{self.port}"
+        return f"{self._scheme}://{_advertised_host(self.config.host)}:{self.port}"
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, let in-flight requests finish (up to `grace` seconds), close the catalog."""
@@ -135,7 +142,9 @@ class SpruceServer:
         app = create_index_app(
             self.catalog, name, self.config, hosts=self, metrics=self._metrics, budget=self._budget
         )
-        listener = Listener(sock, app, self._state, index_name=name, http2=self._http2, http=self._http)
+        listener = Listener(
+            sock, app, self._state, index_name=name, http2=self._http2, http=self._http, tls=self._tls
+        )
         self._indexes[name] = listener
         listener.start()
         log.info("index %r serves on %s", name, self._host_url(port))
@@ -151,12 +160,12 @@ class SpruceServer:
     def _host_url(self, port: int) -> str:
         if self.config.external_url:
             parts = urlsplit(self.config.external_url)
-            scheme = parts.scheme or "http"
+            scheme = parts.scheme or self._scheme
             host = parts.hostname or _advertised_host(self.config.host)
             if ":" in host:
                 host = f"[{host}]"
             return f"{scheme}://{host}:{port}"
-        return f"http://{_advertised_host(self.config.host)}:{port}"
+        return f"{self._scheme}://{_advertised_host(self.config.host)}:{port}"
 
 
 def _advertised_host(bind_host: str) -> str:

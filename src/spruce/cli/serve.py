@@ -46,6 +46,18 @@ from spruce.service.inference import get_registry
     default=None,
     help="a models.toml of user models (also read: <data>/models.toml, $SPRUCE_MODELS_CONFIG)",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate (chain): serve HTTPS and gRPC over TLS on the same ports ($SPRUCE_TLS_CERT)",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert ($SPRUCE_TLS_KEY)",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -56,6 +68,8 @@ def serve(
     max_body_bytes: int | None,
     max_inflight_body_bytes: int | None,
     models_config: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -77,6 +91,12 @@ def serve(
         server = replace(server, max_body_bytes=max_body_bytes)
     if max_inflight_body_bytes is not None:
         server = replace(server, max_inflight_body_bytes=max_inflight_body_bytes)
+    if tls_cert is not None:
+        server = replace(server, tls_cert=tls_cert)
+    if tls_key is not None:
+        server = replace(server, tls_key=tls_key)
+    if (server.tls_cert is None) != (server.tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
     data = data_dir or settings.data_dir or Path("./data")
     settings = replace(settings, data_dir=data, server=server)
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from spruce.errors import DimensionMismatchError, InvalidArgumentError
@@ -25,6 +26,9 @@ MAX_LIST_LIMIT = 100
 MAX_FETCH_BY_METADATA_LIMIT = 10_000
 MAX_NAMESPACE_LENGTH = 512
 _INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
+# C0, DEL and C1 (Unicode category Cc). A NUL or a newline in a name breaks logs, path-like tools and
+# other implementations that treat names as C strings, so ids, namespaces and field names refuse them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UINT32_MAX = 2**32 - 1
 
 
@@ -51,6 +55,25 @@ def check_dimension(dimension: object) -> int:
     return dimension
 
 
+def control_character(text: str) -> str | None:
+    """The first control character of `text` as U+XXXX, or None. `isprintable` is the fast common case;
+    it also fails on characters that are fine in names (non-ASCII spaces, format marks), hence the regex."""
+    if text.isprintable():
+        return None
+    found = _CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def check_name_characters(text: str, what: str) -> None:
+    """Refuse NUL and other control characters in an id, namespace or field name."""
+    bad = control_character(text)
+    if bad is not None:
+        raise InvalidArgumentError(
+            f"{what} {text[:40]!r} contains a control character ({bad}); ids, namespaces and field "
+            "names must not contain NUL or other control characters"
+        )
+
+
 def check_namespace(namespace: object) -> str:
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a string, got {type(namespace).__name__}")
@@ -58,6 +81,7 @@ def check_namespace(namespace: object) -> str:
         raise InvalidArgumentError(
             f"namespace is {len(namespace)} characters; at most {MAX_NAMESPACE_LENGTH}"
         )
+    check_name_characters(namespace, "namespace")
     return namespace
 
 
@@ -66,8 +90,7 @@ def check_id(rid: object, what: str = "id") -> str:
         raise InvalidArgumentError(f"{what} must be a string, got {type(rid).__name__}")
     if not 1 <= len(rid) <= MAX_ID_LENGTH:
         raise InvalidArgumentError(f"{what} must be 1 to {MAX_ID_LENGTH} characters, got {len(rid)}")
-    if "\x00" in rid:
-        raise InvalidArgumentError(f"{what} {rid[:40]!r} contains a NUL character")
+    check_name_characters(rid, what)
     return rid
 
 
@@ -97,7 +120,21 @@ def dense_vector(values: Any, dimension: int, what: str = "values") -> FloatArra
         )
     if not np.isfinite(arr).all():
         raise InvalidArgumentError(f"{what} contains NaN or infinity; only finite numbers are allowed")
+    if _holds_booleans(values, arr):
+        raise InvalidArgumentError(f"{what} must be a list of numbers, not booleans")
     return arr
+
+
+def _holds_booleans(raw: Any, converted: npt.NDArray[Any]) -> bool:
+    """Whether values given as Python or numpy booleans hide in a converted float32 array (numpy reads
+    True as 1.0). Arrays already of a number dtype (what the wire decoders hand over) cost nothing;
+    lists are scanned only when a 0 or 1 is there for a boolean to hide behind."""
+    if isinstance(raw, np.ndarray):
+        return bool(raw.dtype.kind == "b")
+    if not isinstance(raw, list | tuple) or not ((converted == 0) | (converted == 1)).any():
+        return False
+    kinds = set(map(type, raw))
+    return bool in kinds or np.bool_ in kinds
 
 
 def sparse_vector(raw: Any, what: str = "sparse_values") -> SparseVector:
@@ -116,6 +153,8 @@ def sparse_vector(raw: Any, what: str = "sparse_values") -> SparseVector:
         raise InvalidArgumentError(f"{what}: indices must be integers and values numbers") from None
     if idx.ndim != 1 or val.ndim != 1:
         raise InvalidArgumentError(f"{what}: indices and values must be flat lists")
+    if _holds_booleans(indices, idx) or _holds_booleans(values, val):
+        raise InvalidArgumentError(f"{what}: indices must be integers and values numbers, not booleans")
     if len(idx) != len(val):
         raise InvalidArgumentError(
             f"{what}: indices ({len(idx)}) and values ({len(val)}) must have the same length"
@@ -144,13 +183,14 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
         kind = type(value)
         # The common case, checked cheaply; everything else takes the careful path below.
         plain = kind is str or kind is int or kind is bool or (kind is float and math.isfinite(value))
-        if plain and type(key) is str and key and key[0] != "$":
+        if plain and type(key) is str and key and key[0] != "$" and key.isprintable():
             out[key] = value
             continue
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
         if key.startswith("$"):
             raise InvalidArgumentError(f"{what} key {key!r} must not start with '$'")
+        check_name_characters(key, f"{what} key")
         if isinstance(value, bool | str):
             out[key] = value
         elif isinstance(value, int | float | np.integer | np.floating):
@@ -184,7 +224,13 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
         mat = np.asarray([r.values for r in records], dtype=np.float32)
     except (TypeError, ValueError):
         mat = None
-    if mat is not None and mat.ndim == 2 and mat.shape[1] == dimension and np.isfinite(mat).all():
+    if (
+        mat is not None
+        and mat.ndim == 2
+        and mat.shape[1] == dimension
+        and np.isfinite(mat).all()
+        and not any(_holds_booleans(r.values, mat[i]) for i, r in enumerate(records))
+    ):
         for i, rec in enumerate(records):
             rec.values = mat[i]
         return mat
@@ -195,6 +241,8 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
 
 def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
     """Validate a batch of already-converted records for an index."""
+    if not records:
+        raise InvalidArgumentError("an upsert needs at least one record; the batch is empty")
     if len(records) > MAX_UPSERT_BATCH:
         raise InvalidArgumentError(
             f"upsert of {len(records)} records; at most {MAX_UPSERT_BATCH} records per request"

@@ -26,6 +26,7 @@ _TABLE: dict[type[BaseException], ErrorCode] = {
     errors.NotFoundError: ErrorCode(404, "NOT_FOUND", "NOT_FOUND"),
     errors.AlreadyExistsError: ErrorCode(409, "ALREADY_EXISTS", "ALREADY_EXISTS"),
     errors.InvalidArgumentError: ErrorCode(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
+    errors.UnsupportedMediaTypeError: ErrorCode(415, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
     errors.ForbiddenError: ErrorCode(403, "PERMISSION_DENIED", "PERMISSION_DENIED"),
     errors.UnauthenticatedError: ErrorCode(401, "UNAUTHENTICATED", "UNAUTHENTICATED"),
     errors.PayloadTooLargeError: ErrorCode(413, "RESOURCE_EXHAUSTED", "OUT_OF_RANGE"),

@@ -18,6 +18,7 @@ import orjson
 
 from spruce.errors import InvalidArgumentError
 from spruce.types import FloatArray, IndexStats, Match, Metadata, NamespaceInfo, Record, SparseVector
+from spruce.wire import strict_json
 
 DEFAULT_NAMESPACE = "__default__"
 MAX_UPSERT_BATCH = 1000
@@ -38,6 +39,7 @@ def loads(body: bytes) -> Json:
         raise InvalidArgumentError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidArgumentError("request body must be a JSON object")
+    strict_json.check_body(body)
     return value
 
 
@@ -123,6 +125,9 @@ def query_int(raw: str | None, field: str, default: int, lo: int, hi: int) -> in
     return value
 
 
+_SCAN_ALWAYS = 256
+
+
 def floats(value: object, field: str) -> FloatArray:
     """A list of numbers as float32; rejects strings, booleans and nesting that numpy would coerce."""
     if not isinstance(value, list):
@@ -135,10 +140,11 @@ def floats(value: object, field: str) -> FloatArray:
         return np.zeros(0, dtype=np.float32)
     if arr.ndim != 1 or arr.dtype.kind not in "iuf":
         raise InvalidArgumentError(f"{field} must be an array of numbers")
-    # numpy reads true/false as 1/0. Checking every element of a float array would double the cost of an
-    # upsert, so only integer arrays (rare for real embeddings, and where a bool hides most easily) are
-    # scanned; a boolean inside a float array is read as 0.0/1.0.
-    if arr.dtype.kind in "iu" and any(type(x) is bool for x in value):
+    # numpy reads true/false as 1/0 (1.0/0.0 beside floats). Scanning every element's type costs as much
+    # as the conversion, so a long float array is scanned only when it holds a 0 or 1 for a boolean to
+    # hide behind (never, for a real embedding); short ones (sparse values) scan cheaper than numpy checks.
+    scan = arr.dtype.kind in "iu" or arr.size <= _SCAN_ALWAYS or ((arr == 0) | (arr == 1)).any()
+    if scan and bool in set(map(type, value)):
         raise InvalidArgumentError(f"{field} must be an array of numbers, not booleans")
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
@@ -161,9 +167,20 @@ def sparse(value: object, field: str) -> SparseVector | None:
         idx = np.asarray(indices)
     except (ValueError, TypeError):
         raise InvalidArgumentError(f"{field}.indices must be an array of non-negative integers") from None
-    if idx.size and (idx.ndim != 1 or idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() > 0xFFFFFFFF):
+    if idx.size and (
+        idx.ndim != 1
+        or idx.dtype.kind not in "iu"
+        or idx.min() < 0
+        or idx.max() > 0xFFFFFFFF
+        or bool in set(map(type, indices))
+    ):
         raise InvalidArgumentError(f"{field}.indices must be an array of integers in 0..4294967295")
-    vals = floats(value.get("values"), f"{field}.values")
+    return sparse_arrays(idx, floats(value.get("values"), f"{field}.values"), field)
+
+
+def sparse_arrays(idx: npt.NDArray[Any], vals: FloatArray, field: str) -> SparseVector:
+    """Sparse values from integer indices already known to be in 0..2**32-1 and finite float32 values:
+    the checks both REST decoders share (lengths, repeats) and the sort."""
     if len(vals) != len(idx):
         raise InvalidArgumentError(
             f"{field}: indices and values must have the same length ({len(idx)} != {len(vals)})"
@@ -196,6 +213,8 @@ def upsert_request(body: Mapping[str, Any]) -> tuple[list[Record], str]:
     vectors = body.get("vectors")
     if not isinstance(vectors, list):
         raise InvalidArgumentError("vectors must be an array of vectors")
+    if not vectors:
+        raise InvalidArgumentError("vectors must hold at least one vector; the batch is empty")
     if len(vectors) > MAX_UPSERT_BATCH:
         raise InvalidArgumentError(
             f"vectors: at most {MAX_UPSERT_BATCH} vectors per upsert request, got {len(vectors)}"
@@ -204,8 +223,11 @@ def upsert_request(body: Mapping[str, Any]) -> tuple[list[Record], str]:
     return records, namespace_in(body.get("namespace"))
 
 
-def record(value: object, field: str, dense: FloatArray | None = None) -> Record:
-    """A record from its JSON object; `dense`, when given, is its values already decoded."""
+def record(
+    value: object, field: str, dense: FloatArray | None = None, sparse_values: SparseVector | None = None
+) -> Record:
+    """A record from its JSON object; `dense` and `sparse_values`, when given, are its values and sparse
+    values already decoded."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{field} must be an object with id and values")
     rid = value.get("id")
@@ -217,7 +239,9 @@ def record(value: object, field: str, dense: FloatArray | None = None) -> Record
         values = None if raw_values is None else floats(raw_values, f"{field}.values")
     if values is not None and values.size == 0:
         values = None
-    sv = sparse(value.get("sparseValues", value.get("sparse_values")), f"{field}.sparseValues")
+    sv = sparse_values
+    if sv is None:
+        sv = sparse(value.get("sparseValues", value.get("sparse_values")), f"{field}.sparseValues")
     if values is None and sv is None:
         raise InvalidArgumentError(f"{field} needs non-empty values or sparseValues")
     md = metadata(value.get("metadata"), f"{field}.metadata")

@@ -2,11 +2,9 @@
 
 The upsert decoder (`upsert_json`) takes its shortcut only for bodies it fully understands and leaves
 anything else to the general orjson path, which decodes it and raises its usual, field-naming errors.
-Three things make a body "not understood" here:
+Two things make a body "not understood" here:
 
 * it is not valid JSON, or not an object (the general path says where);
-* an object whose fields are looked up one by one repeats a key: simdjson's lookup finds the first,
-  orjson keeps the last, so such bodies go the general way and behave exactly as before;
 * an array nests inside a float array: simdjson's buffers flatten ``[[0.1], [0.2]]`` into two values,
   so the decoder counts every '[' of the body against the arrays it saw.
 """
@@ -17,6 +15,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import simdjson
 
 from spruce.types import FloatArray
@@ -33,11 +32,14 @@ def parse(body: bytes) -> Any:
     if not body:
         raise Unexpected
     try:
-        return _parser().parse(body)
-    except RuntimeError:
-        _local.parser = None  # a document from an earlier call is still referenced somewhere
-        raise Unexpected from None
-    except ValueError:
+        try:
+            return _parser().parse(body)
+        except RuntimeError:
+            # A document from an earlier call is still referenced somewhere (a traceback, say): that
+            # parser stays with it, and this call gets a fresh one.
+            _local.parser = simdjson.Parser()
+            return _local.parser.parse(body)
+    except (RuntimeError, ValueError):
         raise Unexpected from None
 
 
@@ -48,17 +50,6 @@ def _parser() -> simdjson.Parser:
     if parser is None:
         parser = _local.parser = simdjson.Parser()
     return parser
-
-
-def fields(obj: Any) -> list[tuple[str, Any]]:
-    """An object's (key, value) pairs, walked once (probing for an absent key costs a C++ exception
-    inside simdjson, ~3 us each); `Unexpected` if a key repeats or `obj` is not an object."""
-    if not isinstance(obj, simdjson.Object):
-        raise Unexpected
-    names = list(obj)
-    if len(set(names)) != len(names):
-        raise Unexpected
-    return [(name, obj[name]) for name in names]
 
 
 def doubles(raw: Any) -> FloatArray | None:
@@ -75,7 +66,7 @@ def doubles(raw: Any) -> FloatArray | None:
         raise Unexpected from None  # booleans, strings: the general path names the problem
 
 
-def float32(values: FloatArray) -> FloatArray:
+def float32(values: npt.NDArray[Any]) -> FloatArray:
     """float64 values as float32; `Unexpected` if one is out of float32's range."""
     with np.errstate(over="ignore"):
         out = values.astype(np.float32)
@@ -86,7 +77,7 @@ def float32(values: FloatArray) -> FloatArray:
 
 def plain(value: Any) -> Any:
     """A value as plain Python (dicts, lists, scalars). `as_dict` keeps the last of repeated keys at any
-    depth, as orjson does; only direct lookups (`obj[key]`) keep the first, hence `fields`."""
+    depth, as orjson does: callers refuse those first (`strict_json.check`)."""
     if isinstance(value, simdjson.Object):
         return value.as_dict()
     if isinstance(value, simdjson.Array):
@@ -95,12 +86,21 @@ def plain(value: Any) -> Any:
 
 
 def count_arrays(value: Any) -> int:
-    """How many JSON arrays a plain value holds, at any depth."""
-    if isinstance(value, dict):
-        return sum(count_arrays(v) for v in value.values())
-    if isinstance(value, list):
-        return 1 + sum(count_arrays(v) for v in value)
-    return 0
+    """How many JSON arrays a plain value (metadata, sparse values) holds, at any depth. `Unexpected`
+    for an object inside it, which is never valid there: the general path checks and names it.
+    Iterative, so a body nested a thousand deep cannot exhaust the Python stack."""
+    count = 0
+    stack = list(value.values()) if isinstance(value, dict) else [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            raise Unexpected
+        if isinstance(item, list):
+            count += 1
+            kinds = set(map(type, item))  # one C loop; nesting is rare
+            if list in kinds or dict in kinds:
+                stack.extend(item)
+    return count
 
 
 _CHUNK = 1 << 18

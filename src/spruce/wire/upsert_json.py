@@ -18,10 +18,13 @@ from typing import Any
 import numpy as np
 import simdjson
 
-from spruce.types import FloatArray, Record
-from spruce.wire import rest, simd
+from spruce.types import FloatArray, Record, SparseVector
+from spruce.wire import rest, simd, strict_json
 
 _FIELDS = frozenset({"id", "metadata", "sparseValues", "sparse_values"})
+# Either spelling of sparse values, and the other one: with both present the general rule (camelCase
+# wins) applies, through the plain path.
+_SPARSE = {"sparseValues": "sparse_values", "sparse_values": "sparseValues"}
 
 
 def upsert_request(body: bytes) -> tuple[list[Record], str]:
@@ -48,34 +51,80 @@ def _fast(body: bytes) -> tuple[list[Record], str] | None:
 
 def _records(doc: Any) -> tuple[list[Record], str, int]:
     """(records, namespace, number of JSON arrays in the document)."""
-    simd.fields(doc)  # refuses repeated keys
-    vectors = doc.get("vectors")
-    if not isinstance(vectors, simdjson.Array) or len(vectors) > rest.MAX_UPSERT_BATCH:
+    if not isinstance(doc, simdjson.Object):
         raise simd.Unexpected
-    namespace = doc.get("namespace")
+    vectors = namespace = None
+    for key in strict_json.keys(doc, ""):
+        if key == "vectors":
+            vectors = doc[key]
+        elif key == "namespace":
+            namespace = doc[key]
+        else:
+            strict_json.check(doc[key], key)
+    if not isinstance(vectors, simdjson.Array) or not 0 < len(vectors) <= rest.MAX_UPSERT_BATCH:
+        raise simd.Unexpected
     if namespace is not None and not isinstance(namespace, str):
         raise simd.Unexpected
     plains: list[dict[str, Any]] = []
     buffers: list[FloatArray | None] = []
+    sparses: list[SparseVector | None] = []
     arrays = 1  # `vectors`
-    for item in vectors:
+    for i, item in enumerate(vectors):
+        if not isinstance(item, simdjson.Object):
+            raise simd.Unexpected
         plain: dict[str, Any] = {}
         doubles = None
-        for key, raw in simd.fields(item):
+        sv = None
+        names = list(item.keys())
+        if len(set(names)) != len(names) or not all(map(str.isprintable, names)):
+            strict_json.keys(item, f"vectors[{i}]")  # raises, naming the key (or lets a harmless one by)
+        for key in names:
+            raw = item[key]
             if key == "values":
                 doubles = simd.doubles(raw)
                 arrays += isinstance(raw, simdjson.Array)
+            elif key in _SPARSE and _SPARSE[key] not in names:
+                sv = _sparse(raw, f"vectors[{i}].sparseValues")
+                arrays += 2
             elif key in _FIELDS:
                 value = plain[key] = simd.plain(raw)
+                if isinstance(raw, simdjson.Object) and (
+                    len(value) != len(raw) or not all(map(str.isprintable, value))
+                ):
+                    # `plain` kept the last of a repeated key (len counts them all): name it.
+                    strict_json.check(raw, f"vectors[{i}].{key}")
                 arrays += simd.count_arrays(value)
+            else:
+                strict_json.check(raw, f"vectors[{i}].{key}")
         plains.append(plain)
         buffers.append(doubles)
+        sparses.append(sv)
     dense = _float32_rows(buffers)
     records = [
-        rest.record(plain, f"vectors[{i}]", dense=d)
-        for i, (plain, d) in enumerate(zip(plains, dense, strict=True))
+        rest.record(plain, f"vectors[{i}]", dense=d, sparse_values=s)
+        for i, (plain, d, s) in enumerate(zip(plains, dense, sparses, strict=True))
     ]
     return records, rest.namespace_in(namespace), arrays
+
+
+def _sparse(raw: Any, field: str) -> SparseVector:
+    """`{"indices": [...], "values": [...]}` straight from simdjson's buffers (no Python numbers; a
+    boolean fails the buffer, so it never becomes 1); `Unexpected` for any other shape, which the
+    general path judges. Nested arrays flatten in buffers: the caller counts these two arrays, so the
+    bracket count sends such a body the general way."""
+    if not isinstance(raw, simdjson.Object) or len(raw) != 2:
+        raise simd.Unexpected
+    indices, values = raw.get("indices"), raw.get("values")
+    if not isinstance(indices, simdjson.Array) or not isinstance(values, simdjson.Array):
+        raise simd.Unexpected
+    try:
+        idx = np.frombuffer(indices.as_buffer(of_type="u"), dtype=np.uint64)  # negatives fail here
+        vals = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise simd.Unexpected from None
+    if idx.size and int(idx.max()) > 0xFFFFFFFF:
+        raise simd.Unexpected
+    return rest.sparse_arrays(idx, simd.float32(vals), field)
 
 
 def _float32_rows(rows: list[FloatArray | None]) -> list[FloatArray | None]:

@@ -176,7 +176,8 @@ class GrpcBackend:
 
 
 async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    """Copy until EOF, then half-close `dst` so the other side sees the end too."""
+    """Copy until EOF, then half-close `dst` so the other side sees the end too (or close it, when it
+    cannot half-close: TLS has no half-close, and the client must still learn that the server is done)."""
     try:
         while True:
             data = await src.read(_CHUNK)
@@ -191,3 +192,5 @@ async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             if dst.can_write_eof():
                 dst.write_eof()
+            else:
+                dst.close()

@@ -20,7 +20,7 @@ from spruce.api.rest.backups import BackupRoutes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
-from spruce.api.rest.http import endpoint, error_response, json_response
+from spruce.api.rest.http import AUTHENTICATED_KEY, endpoint, error_response, json_response
 from spruce.api.rest.inference import InferenceRoutes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
@@ -77,7 +77,9 @@ def _build(
     document = openapi_document(specs, title)
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok"} if index is None else {"status": "ok", "index": index})
+        # Which index a port serves is for key holders only: a scanner learns nothing from /health.
+        named = index is not None and request.scope.get(AUTHENTICATED_KEY, True)
+        return json_response({"status": "ok", "index": index} if named else {"status": "ok"})
 
     async def openapi(request: Request) -> Response:
         return json_response(document)

@@ -15,7 +15,12 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from spruce.errors import InvalidArgumentError, PayloadTooLargeError, SpruceError
+from spruce.errors import (
+    InvalidArgumentError,
+    PayloadTooLargeError,
+    SpruceError,
+    UnsupportedMediaTypeError,
+)
 from spruce.wire.errors import ErrorCode, error_body, lookup
 from spruce.wire.rest import dumps, loads
 
@@ -23,8 +28,17 @@ log = logging.getLogger("spruce.api.rest")
 
 REQUEST_ID_KEY = "spruce.request_id"
 OPERATION_KEY = "spruce.op"
+# True when the request carried a valid Api-Key or the server has none: open paths (/health) say less
+# to anyone else.
+AUTHENTICATED_KEY = "spruce.authenticated"
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+# What a body may declare itself to be. The SDKs send application/json everywhere except records upsert,
+# which sends NDJSON (a route reading NDJSON passes `NDJSON`). A body with no Content-Type at all is read
+# as JSON: nothing is ambiguous about it, and hand-written clients often omit the header.
+JSON = frozenset({"application/json"})
+NDJSON = frozenset({"application/x-ndjson"})
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -44,8 +58,23 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     return loads(await read_body(request, limit))
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes whether or not Content-Length says so."""
+def check_content_type(request: Request, accepted: frozenset[str] = JSON) -> None:
+    """415 for a body declared as something else (text/plain, a form...), before it is read."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.partition(";")[0].strip().lower()
+    if media not in accepted:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {declared[:80]!r} is not supported here; send the body as "
+            f"{' or '.join(sorted(accepted))} (Content-Type: {min(accepted)})"
+        )
+
+
+async def read_body(request: Request, limit: int, accepted: frozenset[str] = JSON) -> bytes:
+    """The raw body, refusing more than `limit` bytes whether or not Content-Length says so, and a
+    Content-Type outside `accepted`."""
+    check_content_type(request, accepted)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

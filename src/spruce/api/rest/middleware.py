@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spruce.api.rest.http import OPERATION_KEY, REQUEST_ID_KEY
+from spruce.api.rest.http import AUTHENTICATED_KEY, OPERATION_KEY, REQUEST_ID_KEY
 from spruce.api.rest.metrics import Metrics
 from spruce.errors import ResourceExhaustedError, SpruceError, UnauthenticatedError
 from spruce.wire.errors import error_body, lookup
@@ -76,11 +76,10 @@ class SpruceMiddleware:
             await send(message)
 
         try:
-            if (
-                self.keys
-                and scope["path"] not in OPEN_PATHS
-                and not self._authorized(headers.get(b"api-key"))
-            ):
+            authenticated = scope[AUTHENTICATED_KEY] = not self.keys or self._authorized(
+                headers.get(b"api-key")
+            )
+            if not authenticated and scope["path"] not in OPEN_PATHS:
                 scope[OPERATION_KEY] = "unauthenticated"
                 await _send_error(send_with_id, UnauthenticatedError("missing or invalid Api-Key header"))
                 return
