@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client.records import ClientRecords, IndexRecords
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -33,7 +34,7 @@ from spruce.service.data import IndexService
 from spruce.types import Record, SparseVector
 
 
-class Client:
+class Client(ClientRecords):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -94,8 +95,12 @@ class Client:
         *,
         deletion_protection: str | None = None,
         tags: dict[str, str] | None = None,
+        embed: Any = None,
     ) -> IndexModel:
+        spec = self._checked_embed(name, embed)  # before anything changes
         info = self.catalog.configure_index(name, deletion_protection=deletion_protection, tags=tags)
+        if spec is not None:
+            info = self.catalog.set_embed(name, spec)
         return IndexModel.of(info, host=self._host(name))
 
     def delete_index(self, name: str, timeout: int | None = None) -> None:
@@ -112,7 +117,7 @@ class Client:
         return f"embedded://{name}"
 
 
-class Index:
+class Index(IndexRecords):
     """Data plane of one index, with the pinecone SDK's method names and arguments."""
 
     def __init__(self, service: IndexService) -> None:

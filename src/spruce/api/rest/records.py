@@ -1,0 +1,67 @@
+"""Records routes of one index: text upsert (NDJSON) and search, embedded by the index's model.
+
+Model calls take tens of ms of CPU, so both routes run in the thread pool, never on the event loop: the
+loop keeps serving vector queries on the other indexes while a text upsert embeds.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from spruce.api.rest.data import CALLS
+from spruce.api.rest.http import json_response, read_body, read_json
+from spruce.api.rest.routes import RouteSpec
+from spruce.config import ServerConfig
+from spruce.service.catalog import Catalog
+from spruce.service.records import RecordsService
+from spruce.wire import records_json, rest
+
+
+class RecordsRoutes:
+    def __init__(self, catalog: Catalog, index_name: str, config: ServerConfig) -> None:
+        self.catalog = catalog
+        self.index_name = index_name
+        self.limit = config.max_body_bytes
+
+    def routes(self) -> list[RouteSpec]:
+        return [
+            RouteSpec(
+                "POST",
+                "/records/namespaces/{namespace}/upsert",
+                "upsert_records",
+                "Upsert text records (NDJSON), embedded by the index's model",
+                self.upsert,
+                True,
+            ),
+            RouteSpec(
+                "POST",
+                "/records/namespaces/{namespace}/search",
+                "search_records",
+                "Search records by text, vector or id, optionally reranked",
+                self.search,
+                True,
+            ),
+        ]
+
+    def _records(self) -> RecordsService:
+        return RecordsService(self.catalog.index(self.index_name))
+
+    async def upsert(self, request: Request) -> Response:
+        namespace = rest.namespace_in(request.path_params["namespace"])
+        body = await read_body(request, self.limit)
+        records = self._records()
+
+        def parse_and_upsert() -> int:
+            return records.upsert_records(namespace, records_json.upsert_ndjson(body))
+
+        count = await CALLS.pooled(parse_and_upsert)
+        # Pinecone answers 201 with an empty body; the SDK counts the records itself. The count helps curl.
+        return json_response({"upserted_count": count}, 201)
+
+    async def search(self, request: Request) -> Response:
+        namespace = rest.namespace_in(request.path_params["namespace"])
+        query, fields, rerank = records_json.search_request(await read_json(request, self.limit))
+        records = self._records()
+        result = await CALLS.pooled(lambda: records.search(namespace, query, fields, rerank))
+        return json_response(records_json.search_response(result))
