@@ -3,7 +3,8 @@
     SpruceError
     ├── NotFoundError
     │   ├── IndexNotFoundError
-    │   └── NamespaceNotFoundError
+    │   ├── NamespaceNotFoundError
+    │   └── ModelNotFoundError
     ├── AlreadyExistsError
     ├── InvalidArgumentError
     │   ├── DimensionMismatchError
@@ -13,6 +14,7 @@
     ├── PayloadTooLargeError
     ├── ResourceExhaustedError
     ├── ClosedError                 (using a closed client or store)
+    ├── ModelUnavailableError       (a model's files are not installed)
     └── CorruptionError
         ├── WalCorruptionError
         └── SegmentCorruptionError
@@ -93,3 +95,11 @@ class WalCorruptionError(CorruptionError):
 
 class SegmentCorruptionError(CorruptionError):
     pass
+
+
+class ModelNotFoundError(NotFoundError):
+    """No inference model has this name."""
+
+
+class ModelUnavailableError(SpruceError):
+    """A model's files are missing or unreadable on this machine (an installation problem)."""
