@@ -93,7 +93,9 @@ def sync_flow(url: str) -> None:
     step("refusals")
 
     dim = desc.dimension
-    pc.create_index(name="later7", dimension=dim, metric="cosine", spec=ServerlessSpec("aws", "us-east-1"))
+    pc.create_index(
+        name="later7", dimension=dim, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
     pc.configure_index("later7", embed={"model": DENSE_MODEL, "field_map": {"text": FIELD}})
     later = pc.describe_index("later7")
     assert later.embed.model == DENSE_MODEL, later

@@ -139,15 +139,21 @@ def test_search_by_text_vector_and_id(pc: Pinecone, dense: Any) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
-def test_sparse_index(pc: Pinecone) -> None:
+def test_sparse_index(pc: Pinecone, base_url: str) -> None:
     pc.create_index_for_model(
         name="sparse-seed",
         cloud="aws",
         region="us-east-1",
         embed={"model": SPARSE_MODEL, "field_map": {"text": FIELD}},
     )
-    desc = pc.describe_index("sparse-seed")
-    assert desc.vector_type == "sparse" and desc.embed.model == SPARSE_MODEL
+    assert pc.describe_index("sparse-seed").embed.model == SPARSE_MODEL
+    # 2026-07 describes only the semantic_text field (the SDK then cannot tell the vector type); 2025-x does.
+    classic = httpx.get(f"{base_url}/indexes/sparse-seed", headers=V2025).json()
+    assert (
+        classic["vector_type"] == "sparse"
+        and "dimension" not in classic
+        and classic["metric"] == "dotproduct"
+    )
     index = pc.Index(name="sparse-seed")
     index.upsert_records(namespace=NS, records=RECORDS)
     res = index.search(namespace=NS, top_k=3, inputs={"text": SPARSE_QUERY}, fields=["category"])
@@ -174,7 +180,9 @@ def test_sparse_index(pc: Pinecone) -> None:
 
 def test_hybrid_index(pc: Pinecone) -> None:
     """Records search on a dotproduct index holding dense + sparse vectors (upserted as vectors)."""
-    pc.create_index(name="hybrid", dimension=4, metric="dotproduct", spec=ServerlessSpec("aws", "us-east-1"))
+    pc.create_index(
+        name="hybrid", dimension=4, metric="dotproduct", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
     index = pc.Index(name="hybrid")
     rng = np.random.default_rng(7)
     vecs = rng.normal(size=(6, 4))
@@ -212,7 +220,9 @@ def test_same_embedding_rest_grpc_embedded(pc: Pinecone, dense: Any, tmp_path: P
     np.testing.assert_allclose(via_records, via_embed, atol=1e-6)
 
     dim = len(via_embed)
-    pc.create_index(name="grpc-same", dimension=dim, metric="cosine", spec=ServerlessSpec("aws", "us-east-1"))
+    pc.create_index(
+        name="grpc-same", dimension=dim, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
     grpc = Pinecone(api_key="k", grpc_scheme="http").index(
         host=pc.describe_index("grpc-same").host, grpc=True
     )
@@ -315,7 +325,9 @@ def test_bad_input_writes_nothing(pc: Pinecone, dense: Any, base_url: str) -> No
     _refused(upsert([good, f'{{"_id":"long","chunk_text":"{long_text}"}}'], strict), "truncate")
     assert _count(strict, NS) == 0
 
-    pc.create_index(name="plain", dimension=4, metric="cosine", spec=ServerlessSpec("aws", "us-east-1"))
+    pc.create_index(
+        name="plain", dimension=4, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
     plain = pc.describe_index("plain").host
     _refused(upsert([good], plain), "no embedding model")
     assert _count(plain, NS) == 0
@@ -353,9 +365,14 @@ def test_bad_input_writes_nothing(pc: Pinecone, dense: Any, base_url: str) -> No
 
 def test_configure_embed_on_existing_index(pc: Pinecone, base_url: str) -> None:
     dim = pc.inference.get_model(model=DENSE_MODEL).default_dimension
-    pc.create_index(name="later", dimension=dim, metric="cosine", spec=ServerlessSpec("aws", "us-east-1"))
     pc.create_index(
-        name="wrong-dim", dimension=dim + 1, metric="cosine", spec=ServerlessSpec("aws", "us-east-1")
+        name="later", dimension=dim, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
+    pc.create_index(
+        name="wrong-dim",
+        dimension=dim + 1,
+        metric="cosine",
+        spec=ServerlessSpec(cloud="aws", region="us-east-1"),
     )
     embed = {"embed": {"model": DENSE_MODEL, "field_map": {"text": FIELD}}}
     r = httpx.patch(f"{base_url}/indexes/wrong-dim", json=embed, headers=V2025)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from spruce.errors import InvalidArgumentError, NotFoundError
-from spruce.service.inference import get_registry
+from spruce.service.inference import ModelInfo, get_registry
 from spruce.types import METRICS, EmbedSpec, IndexInfo
 
 # Pinecone's own defaults for a model that does not say: dense models score by cosine, sparse by dotproduct.
 _DEFAULT_METRIC = {"dense": "cosine", "sparse": "dotproduct"}
 
 
-def _embed_model(name: str, where: str) -> object:
+def _embed_model(name: str, where: str) -> ModelInfo:
     try:
         info = get_registry().get_model(name)
     except NotFoundError as exc:
@@ -31,13 +31,19 @@ def _embed_model(name: str, where: str) -> object:
     return info
 
 
-def _supported_dimensions(info: object) -> tuple[int, ...]:
-    dims = getattr(info, "supported_dimensions", None) or ()
-    default = getattr(info, "dimension", None)
-    out = tuple(int(d) for d in dims)
-    if default is not None and int(default) not in out:
-        out = (int(default), *out)
-    return out
+def _supported_dimensions(info: ModelInfo) -> tuple[int, ...]:
+    dims = tuple(info.supported_dimensions or ())
+    if info.dimension is not None and info.dimension not in dims:
+        dims = (info.dimension, *dims)
+    return dims
+
+
+def _check_metric(info: ModelInfo, metric: str, where: str) -> None:
+    if info.supported_metrics and metric not in info.supported_metrics:
+        raise InvalidArgumentError(
+            f"{where}metric {metric!r} is not supported by model {info.name!r}; "
+            f"supported: {', '.join(info.supported_metrics)}"
+        )
 
 
 def resolve(embed: EmbedSpec, where: str = "embed.") -> tuple[EmbedSpec, int | None, str, str]:
@@ -45,7 +51,7 @@ def resolve(embed: EmbedSpec, where: str = "embed.") -> tuple[EmbedSpec, int | N
 
     `embed.dimension` and `embed.metric` are what the request asked for (None: the model's default)."""
     info = _embed_model(embed.model, where)
-    vector_type = str(info.vector_type)  # type: ignore[attr-defined]
+    vector_type = str(info.vector_type)
     field = embed.field_map.get("text")
     if not isinstance(field, str) or not field:
         raise InvalidArgumentError(f"{where}field_map must map 'text' to the record field to embed")
@@ -65,7 +71,8 @@ def resolve(embed: EmbedSpec, where: str = "embed.") -> tuple[EmbedSpec, int | N
             raise InvalidArgumentError(f"{where}dimension: model {embed.model!r} is sparse and takes none")
         return replace(embed, metric=chosen_metric, dimension=None), None, chosen_metric, "sparse"
     supported = _supported_dimensions(info)
-    chosen = int(info.dimension) if asked is None else asked  # type: ignore[attr-defined]
+    _check_metric(info, chosen_metric, where)
+    chosen = info.dimension if asked is None else asked
     if chosen not in supported:
         raise InvalidArgumentError(
             f"{where}dimension {asked} is not supported by model {embed.model!r}; "
@@ -82,7 +89,7 @@ def for_existing(info: IndexInfo, embed: EmbedSpec) -> EmbedSpec:
             "the model of an integrated index cannot be changed"
         )
     model = _embed_model(embed.model, "embed.")
-    model_type = str(model.vector_type)  # type: ignore[attr-defined]
+    model_type = str(model.vector_type)
     if model_type != info.vector_type:
         raise InvalidArgumentError(
             f"embed.model: model {embed.model!r} makes {model_type} vectors, but index {info.name!r} is "
@@ -98,6 +105,7 @@ def for_existing(info: IndexInfo, embed: EmbedSpec) -> EmbedSpec:
         raise InvalidArgumentError(
             f"embed.metric {embed.metric!r} differs from the index's metric {info.metric!r}"
         )
+    _check_metric(model, info.metric, "embed.model: the index's ")
     field = embed.field_map.get("text")
     if not isinstance(field, str) or not field:
         raise InvalidArgumentError("embed.field_map must map 'text' to the record field to embed")
