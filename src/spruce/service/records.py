@@ -12,6 +12,7 @@ hits with a rerank model over some of their fields.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,8 @@ class SearchResult:
     read_units: int
     embed_total_tokens: int | None = None
     rerank_units: int | None = None
+    # Seconds per stage ("embed", "search", "rerank"), for the Server-Timing header and benchmarks.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class RecordsService:
@@ -132,6 +135,8 @@ class RecordsService:
         if rerank is not None:
             _check_rerank(rerank, query)
         dense, sparse, tokens = query.vector, query.sparse, None
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
         if query.text is not None:
             embed = self._embed_spec("query.inputs.text")
             params = embed.read_parameters
@@ -156,6 +161,8 @@ class RecordsService:
                         "query: inputs.text already gives the sparse vector of this sparse index"
                     )
                 sparse = result.sparse[0]
+            timings["embed"] = time.perf_counter() - start
+            start = time.perf_counter()
         matches = self.index.query(
             top_k=query.top_k,
             namespace=namespace,
@@ -165,11 +172,14 @@ class RecordsService:
             filter=query.filter,
             include_metadata=True,
         )
+        timings["search"] = time.perf_counter() - start
         rerank_units = None
         if rerank is not None:
+            start = time.perf_counter()
             matches, rerank_units = _reranked(matches, rerank, query)
+            timings["rerank"] = time.perf_counter() - start
         hits = [Hit(m.id, m.score, _project(m.metadata, fields)) for m in matches]
-        return SearchResult(hits=hits, read_units=1, embed_total_tokens=tokens, rerank_units=rerank_units)
+        return SearchResult(hits, 1, tokens, rerank_units, timings)
 
     def _embed_spec(self, what: str) -> EmbedSpec:
         embed = self.index.info.embed
