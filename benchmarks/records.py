@@ -154,9 +154,7 @@ def main() -> None:
                 print(f"search by text    : {ms(t_text)}   (end to end, one client)")
                 print(f"  server: embed   : {ms(s_embed)}")
                 print(f"  server: search  : {ms(s_search)}   (target: <= 2 ms on top of the embed)")
-                print(
-                    f"  text - embed    : p50 {t_text[0] - s_embed[0]:+.2f} ms (HTTP, JSON and search)"
-                )
+                print(f"  text - embed    : p50 {t_text[0] - s_embed[0]:+.2f} ms (HTTP, JSON and search)")
                 print(f"  /embed alone    : {ms(t_embed)}   (end to end, for comparison)")
                 print(f"  vector search   : {ms(t_vec)}   (records search by vector, end to end)")
 
