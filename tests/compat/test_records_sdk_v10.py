@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from pinecone import Pinecone, PineconeAsyncio, ServerlessSpec
+from pinecone import IndexEmbed, Pinecone, PineconeAsyncio, ServerlessSpec
 from pinecone.errors import ApiError
 from records_data import (
     DENSE_MODEL,
@@ -83,10 +83,13 @@ def _check_hits(hits: Any, expected: list[tuple[str, float]]) -> None:
 def test_seed_flow_with_rerank(pc: Pinecone, dense: Any, base_url: str) -> None:
     desc = pc.describe_index("seed")
     assert desc.embed.model == DENSE_MODEL and desc.embed.field_map == {"text": FIELD}
-    classic = httpx.get(f"{base_url}/indexes/seed", headers=V2025).json()
     model = pc.inference.get_model(model=DENSE_MODEL)
-    assert classic["dimension"] == model.default_dimension
-    assert classic["embed"]["model"] == DENSE_MODEL and classic["embed"]["vector_type"] == "dense"
+    for version in ("2025-01", "2025-04", "2025-10"):
+        classic = httpx.get(f"{base_url}/indexes/seed", headers={"X-Pinecone-Api-Version": version}).json()
+        assert classic["dimension"] == model.default_dimension
+        embed = classic["embed"]
+        assert embed["model"] == DENSE_MODEL and embed["vector_type"] == "dense", (version, embed)
+        assert embed["field_map"] == {"text": FIELD} and embed["dimension"] == model.default_dimension
 
     res = dense.search(
         namespace=NS,
@@ -234,11 +237,11 @@ def test_same_embedding_rest_grpc_embedded(pc: Pinecone, dense: Any, tmp_path: P
     np.testing.assert_allclose(via_grpc, via_embed, atol=1e-6)
 
     with spruce.Client(path=tmp_path / "embedded") as db:
-        db.create_index_for_model(
+        db.create_index_for_model(  # the SDK's IndexEmbed object works as well as its dict
             name="seed",
             cloud="aws",
             region="us-east-1",
-            embed={"model": DENSE_MODEL, "field_map": {"text": FIELD}},
+            embed=IndexEmbed(model=DENSE_MODEL, field_map={"text": FIELD}),
         )
         local = db.Index("seed")
         local.upsert_records(NS, RECORDS)
@@ -322,7 +325,7 @@ def test_bad_input_writes_nothing(pc: Pinecone, dense: Any, base_url: str) -> No
     )
     strict = pc.describe_index("no-truncate").host
     long_text = " ".join(["word"] * (limit * 2))
-    _refused(upsert([good, f'{{"_id":"long","chunk_text":"{long_text}"}}'], strict), "truncate")
+    _refused(upsert([good, f'{{"_id":"long","chunk_text":"{long_text}"}}'], strict), "records[1]", "truncate")
     assert _count(strict, NS) == 0
 
     pc.create_index(
@@ -334,6 +337,8 @@ def test_bad_input_writes_nothing(pc: Pinecone, dense: Any, base_url: str) -> No
 
     search = f"{host}/records/namespaces/{NS}/search"
     text_query = {"inputs": {"text": QUERY}, "top_k": 3}
+    timing = httpx.post(search, json={"query": text_query}).headers["server-timing"]
+    assert "embed;dur=" in timing and "search;dur=" in timing, timing
     _refused(
         httpx.post(
             search, json={"query": text_query, "rerank": {"model": RERANK_MODEL, "rank_fields": ["nope"]}}

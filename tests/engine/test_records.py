@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from spruce.service.inference import get_registry
 
 import spruce
 from spruce.errors import InvalidArgumentError
+from spruce.service.inference import get_registry
 
 DENSE = "llama-text-embed-v2"
 SPARSE = "pinecone-sparse-english-v0"
@@ -145,7 +145,7 @@ def test_refusals_write_nothing(db: spruce.Client, index: Any) -> None:
         embed={"model": DENSE, "field_map": {"text": "text"}, "write_parameters": {"truncate": "NONE"}},
     )
     strict = db.Index("strict")
-    with pytest.raises(InvalidArgumentError, match="truncate"):
+    with pytest.raises(InvalidArgumentError, match=r"records\[1\] \('long'\) field 'text'.*truncate"):
         strict.upsert_records(
             NS, [{"_id": "ok", "text": "short"}, {"_id": "long", "text": "word " * (2 * limit)}]
         )

@@ -12,8 +12,9 @@ hits with a rerank model over some of their fields.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from spruce.types import EmbedSpec, FloatArray, Match, Metadata, Record, SparseV
 # Pinecone's limit for one upsert_records request.
 MAX_RECORDS_PER_UPSERT = 96
 _ID_KEYS = ("_id", "id")
+_INPUT_REF = re.compile(r"^inputs\[(\d+)\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +101,16 @@ class RecordsService:
             texts.append(text)
             fields.append(meta)
         params = embed.write_parameters
-        result = get_registry().embed(
-            embed.model,
-            texts,
-            input_type=str(params.get("input_type", "passage")),
-            truncate=_truncate(params, "write_parameters.truncate"),
-            dimension=self.index.info.dimension,
-        )
+        try:
+            result = get_registry().embed(
+                embed.model,
+                texts,
+                input_type=str(params.get("input_type", "passage")),
+                truncate=_truncate(params, "write_parameters.truncate"),
+                dimension=self.index.info.dimension,
+            )
+        except InvalidArgumentError as exc:
+            raise _renamed(exc, lambda i: f"records[{i}] ({ids[i]!r}) field {text_field!r}") from None
         out: list[Record] = []
         if result.dense is not None:
             for rid, meta, row in zip(ids, fields, result.dense, strict=True):
@@ -140,13 +145,16 @@ class RecordsService:
         if query.text is not None:
             embed = self._embed_spec("query.inputs.text")
             params = embed.read_parameters
-            result = registry.embed(
-                embed.model,
-                [query.text],
-                input_type=str(params.get("input_type", "query")),
-                truncate=_truncate(params, "read_parameters.truncate"),
-                dimension=self.index.info.dimension,
-            )
+            try:
+                result = registry.embed(
+                    embed.model,
+                    [query.text],
+                    input_type=str(params.get("input_type", "query")),
+                    truncate=_truncate(params, "read_parameters.truncate"),
+                    dimension=self.index.info.dimension,
+                )
+            except InvalidArgumentError as exc:
+                raise _renamed(exc, lambda i: "query.inputs.text") from None
             tokens = result.total_tokens
             if result.dense is not None:
                 if dense is not None:
@@ -203,6 +211,17 @@ def _split_record(raw: object, i: int) -> tuple[str, Metadata]:
     v.check_id(rid, f"records[{i}]._id")
     meta = v.metadata({k: val for k, val in raw.items() if k not in _ID_KEYS}, f"records[{i}]")
     return rid, meta or {}
+
+
+def _renamed(exc: InvalidArgumentError, name: Callable[[int], str]) -> InvalidArgumentError:
+    """The model names a text by its position in the call (`inputs[3]`); the user knows it by `name(3)`."""
+    found = _INPUT_REF.match(exc.message)
+    if found is None:
+        return exc
+    message = name(int(found.group(1))) + exc.message[found.end() :]
+    if "truncate" in message:
+        message += " (set by the index's embed read_parameters / write_parameters)"
+    return InvalidArgumentError(message)
 
 
 def _truncate(params: Mapping[str, object], what: str) -> str:
