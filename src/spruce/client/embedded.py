@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client.inference import Inference
 from spruce.client.records import ClientRecords, IndexRecords
 from spruce.client.responses import (
     IndexList,
@@ -51,6 +52,10 @@ class Client(ClientRecords):
 
     def close(self) -> None:
         self.catalog.close()
+
+    @property
+    def inference(self) -> Inference:
+        return Inference(self.path)  # cheap: the models live in the process-wide registry
 
     # -- control plane ----------------------------------------------------------------------------
     def create_index(

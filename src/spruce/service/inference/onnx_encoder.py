@@ -7,6 +7,7 @@ The ONNX graph takes input_ids / attention_mask (/ token_type_ids) and returns e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from spruce.errors import InvalidArgumentError
 from spruce.service.inference.batcher import Batcher
 from spruce.service.inference.text import Encoded, TextTokenizer, pad
 from spruce.types import FloatArray
+
+# onnxruntime otherwise writes a telemetry device id under ~/.cache/Microsoft on first use: nothing may
+# leave this process or land in the user's home behind their back.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 @dataclass(frozen=True, slots=True)
