@@ -129,6 +129,16 @@ def test_refusals_write_nothing(db: spruce.Client, index: Any) -> None:
         )
     with pytest.raises(InvalidArgumentError, match=r"rerank\.query"):
         index.search(namespace=NS, top_k=2, id="a", rerank={"model": RERANK, "rank_fields": ["text"]})
+    many = [{"_id": f"k{i}", "text": f"filler {i}"} for i in range(96)]
+    index.upsert_records("wide", many)
+    index.upsert_records("wide", [{**r, "_id": f"j{r['_id']}"} for r in many[:5]])
+    with pytest.raises(InvalidArgumentError, match=r"rerank .* top 101 hits"):  # the model takes 100
+        index.search(
+            namespace="wide",
+            top_k=150,
+            id="k1",
+            rerank={"model": RERANK, "rank_fields": ["text"], "query": "x"},
+        )
     with pytest.raises(InvalidArgumentError, match=r"embed\.model"):
         db.create_index_for_model(name="bad", embed={"model": "no-such-model", "field_map": {"text": "t"}})
     with pytest.raises(InvalidArgumentError, match=r"embed\.dimension"):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spruce.engine.filter import parse_filter
 from spruce.errors import InvalidArgumentError, NotFoundError
 from spruce.service import validation as v
 from spruce.service.data import IndexService
@@ -136,6 +137,15 @@ class RecordsService:
             raise InvalidArgumentError("query: give id alone, or inputs.text and/or vector, not both")
         if query.id is None and not any(sources):
             raise InvalidArgumentError("query needs inputs.text, vector or id")
+        # Everything that can be refused is checked before the model runs: a refusal costs no embedding.
+        parse_filter(query.filter)
+        if query.text is not None:
+            given = query.vector if self.index.info.vector_type == "dense" else query.sparse
+            if given is not None:
+                raise InvalidArgumentError(
+                    f"query: inputs.text already gives the {self.index.info.vector_type} vector of this "
+                    "index; with text, vector may only add the other kind (hybrid)"
+                )
         registry = get_registry()
         if rerank is not None:
             _check_rerank(rerank, query)
@@ -157,17 +167,9 @@ class RecordsService:
                 raise _renamed(exc, lambda i: "query.inputs.text") from None
             tokens = result.total_tokens
             if result.dense is not None:
-                if dense is not None:
-                    raise InvalidArgumentError(
-                        "query: inputs.text already gives the dense vector; vector may add sparse values only"
-                    )
                 dense = result.dense[0]
             else:
                 assert result.sparse is not None
-                if sparse is not None:
-                    raise InvalidArgumentError(
-                        "query: inputs.text already gives the sparse vector of this sparse index"
-                    )
                 sparse = result.sparse[0]
             timings["embed"] = time.perf_counter() - start
             start = time.perf_counter()
@@ -267,13 +269,18 @@ def _reranked(matches: list[Match], rerank: Rerank, query: SearchQuery) -> tuple
         documents.append("\n".join(parts))
     text = rerank.query if rerank.query is not None else query.text
     assert text is not None
-    result = get_registry().rerank(
-        rerank.model,
-        text,
-        documents,
-        top_n=rerank.top_n or query.top_k,
-        truncate=_truncate(rerank.parameters, "rerank.parameters.truncate"),
-    )
+    try:
+        result = get_registry().rerank(
+            rerank.model,
+            text,
+            documents,
+            top_n=rerank.top_n or query.top_k,
+            truncate=_truncate(rerank.parameters, "rerank.parameters.truncate"),
+        )
+    except InvalidArgumentError as exc:  # e.g. more hits than the model reranks at once: name the step
+        raise InvalidArgumentError(
+            f"rerank ({rerank.model}) of the top {len(documents)} hits: {exc.message}"
+        ) from None
     ranked = [
         Match(id=matches[i].id, score=float(score), metadata=matches[i].metadata)
         for i, score in result.ranked
