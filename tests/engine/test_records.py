@@ -129,6 +129,10 @@ def test_refusals_write_nothing(db: spruce.Client, index: Any) -> None:
         )
     with pytest.raises(InvalidArgumentError, match=r"rerank\.query"):
         index.search(namespace=NS, top_k=2, id="a", rerank={"model": RERANK, "rank_fields": ["text"]})
+    with pytest.raises(InvalidArgumentError, match=r"\$regex"):
+        index.search(namespace=NS, top_k=2, inputs={"text": "x"}, filter={"n": {"$regex": "a"}})
+    with pytest.raises(InvalidArgumentError, match="hybrid"):
+        index.search(namespace=NS, top_k=2, inputs={"text": "x"}, vector=[0.0] * 1024)
     many = [{"_id": f"k{i}", "text": f"filler {i}"} for i in range(96)]
     index.upsert_records("wide", many)
     index.upsert_records("wide", [{**r, "_id": f"j{r['_id']}"} for r in many[:5]])
