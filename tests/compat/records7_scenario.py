@@ -59,7 +59,15 @@ def sync_flow(url: str) -> None:
     plain = index.search(namespace=NS, query={"inputs": {"text": QUERY}, "top_k": 3})
     assert hits(plain)[0]._id in HEALTH, plain
     assert set(hits(plain)[0].fields) == {FIELD, "category"}  # 7.x asks for fields ["*"]
-    step("search by text with rerank")
+    from pinecone import RerankModel, SearchQuery, SearchRerank
+
+    typed = index.search(
+        namespace=NS,
+        query=SearchQuery(inputs={"text": QUERY}, top_k=3),
+        rerank=SearchRerank(model=RerankModel.Bge_Reranker_V2_M3, rank_fields=[FIELD], top_n=2),
+    )
+    assert [h._id for h in hits(typed)] == [h._id for h in found], (typed, res)
+    step("search by text with rerank (dicts and the SDK's typed objects)")
 
     qv = pc.inference.embed(model=DENSE_MODEL, inputs=[QUERY], parameters={"input_type": "query"})[0].values
     by_vec = index.search(

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from pinecone import IndexEmbed, Pinecone, PineconeAsyncio, ServerlessSpec
+from pinecone import EmbedModel, IndexEmbed, Pinecone, PineconeAsyncio, RerankModel, ServerlessSpec
 from pinecone.errors import ApiError
 from records_data import (
     DENSE_MODEL,
@@ -241,14 +241,22 @@ def test_same_embedding_rest_grpc_embedded(pc: Pinecone, dense: Any, tmp_path: P
             name="seed",
             cloud="aws",
             region="us-east-1",
-            embed=IndexEmbed(model=DENSE_MODEL, field_map={"text": FIELD}),
+            embed=IndexEmbed(model=EmbedModel.Llama_Text_Embed_V2, field_map={"text": FIELD}),
         )
         local = db.Index("seed")
         local.upsert_records(NS, RECORDS)
         via_client = np.asarray(local.fetch(ids=["rec3"], namespace=NS).vectors["rec3"].values)
         np.testing.assert_allclose(via_client, via_embed, atol=1e-6)
-        mine = local.search(namespace=NS, query={"inputs": {"text": QUERY}, "top_k": 3})
-        theirs = dense.search(namespace=NS, query={"inputs": {"text": QUERY}, "top_k": 3})
+        mine = local.search(
+            namespace=NS,
+            query={"inputs": {"text": QUERY}, "top_k": 3},
+            rerank={"model": RerankModel.Bge_Reranker_V2_M3, "rank_fields": [FIELD], "top_n": 3},
+        )
+        theirs = dense.search(
+            namespace=NS,
+            query={"inputs": {"text": QUERY}, "top_k": 3},
+            rerank={"model": RERANK_MODEL, "rank_fields": [FIELD], "top_n": 3},
+        )
         assert [h._id for h in mine.result.hits] == [h.id for h in theirs.result.hits]
 
 

@@ -13,6 +13,7 @@ Mixed into `Client` and `Index` (spruce.client.embedded); the service layer does
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -66,10 +67,10 @@ class ClientRecords:
         info = self.catalog.create_index(
             name,
             dimension=None,
-            deletion_protection=deletion_protection or "disabled",
+            deletion_protection=str(_plain(deletion_protection) or "disabled"),
             tags=tags,
-            cloud=str(cloud),
-            region=str(region),
+            cloud=str(_plain(cloud)),
+            region=str(_plain(region)),
             embed=embed_spec(embed),
         )
         return IndexModel.of(info, host=self._host(name))
@@ -144,7 +145,7 @@ class IndexRecords:
 def embed_spec(embed: Any) -> EmbedSpec:
     """The SDK's `embed` argument (a dict, IndexEmbed or EmbedConfig) as an EmbedSpec."""
     raw = _mapping(embed, "embed")
-    model, field_map = raw.get("model"), raw.get("field_map")
+    model, field_map = _plain(raw.get("model")), raw.get("field_map")
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError("embed.model is required")
     if not isinstance(field_map, Mapping) or not isinstance(field_map.get("text"), str):
@@ -153,11 +154,17 @@ def embed_spec(embed: Any) -> EmbedSpec:
     return EmbedSpec(
         model=model,
         field_map={str(k): str(v) for k, v in field_map.items()},
-        metric=None if metric is None else str(getattr(metric, "value", metric)).lower(),
+        metric=None if metric is None else str(_plain(metric)).lower(),
         dimension=raw.get("dimension"),
         read_parameters=dict(raw.get("read_parameters") or {}),
         write_parameters=dict(raw.get("write_parameters") or {}),
     )
+
+
+def _plain(value: Any) -> Any:
+    """The SDK's enums (EmbedModel, RerankModel, Metric, CloudProvider...) as their wire strings:
+    `str()` of a str-mixin Enum is "EmbedModel.X", not the value."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
@@ -196,7 +203,7 @@ def _rerank(value: Any) -> Rerank | None:
     if value is None:
         return None
     raw = _mapping(value, "rerank")
-    model, fields = raw.get("model"), raw.get("rank_fields")
+    model, fields = _plain(raw.get("model")), raw.get("rank_fields")
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError("rerank.model is required")
     if not fields or isinstance(fields, str):
