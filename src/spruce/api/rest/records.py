@@ -1,7 +1,8 @@
 """Records routes of one index: text upsert (NDJSON) and search, embedded by the index's model.
 
-Model calls take tens of ms of CPU, so both routes run in the thread pool, never on the event loop: the
-loop keeps serving vector queries on the other indexes while a text upsert embeds.
+Model calls take tens of ms of CPU, so both routes run off the event loop, in the inference routes' own
+pool: requests queued behind the model hold none of the threads (or the in-flight count) that vector
+queries use, so queries on other indexes keep their latency while text is being embedded.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spruce.api.rest.data import CALLS
 from spruce.api.rest.http import json_response, read_body, read_json
+from spruce.api.rest.inference import run_in_inference_pool
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
 from spruce.service.catalog import Catalog
@@ -55,7 +56,7 @@ class RecordsRoutes:
         def parse_and_upsert() -> int:
             return records.upsert_records(namespace, records_json.upsert_ndjson(body))
 
-        count = await CALLS.pooled(parse_and_upsert)
+        count = await run_in_inference_pool(parse_and_upsert)
         # Pinecone answers 201 with an empty body; the SDK counts the records itself. The count helps curl.
         return json_response({"upserted_count": count}, 201)
 
@@ -63,7 +64,7 @@ class RecordsRoutes:
         namespace = rest.namespace_in(request.path_params["namespace"])
         query, fields, rerank = records_json.search_request(await read_json(request, self.limit))
         records = self._records()
-        result = await CALLS.pooled(lambda: records.search(namespace, query, fields, rerank))
+        result = await run_in_inference_pool(lambda: records.search(namespace, query, fields, rerank))
         response = json_response(records_json.search_response(result))
         # Where the time went (embed / search / rerank), readable in browser dev tools and benchmarks.
         response.headers["server-timing"] = ", ".join(
