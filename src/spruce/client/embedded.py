@@ -19,6 +19,7 @@ import numpy as np
 
 from spruce.client.backups import BackupMethods
 from spruce.client.inference import Inference
+from spruce.client.records import ClientRecords, IndexRecords
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -35,7 +36,7 @@ from spruce.service.data import IndexService
 from spruce.types import Record, SparseVector
 
 
-class Client(BackupMethods):
+class Client(ClientRecords, BackupMethods):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -100,8 +101,12 @@ class Client(BackupMethods):
         *,
         deletion_protection: str | None = None,
         tags: dict[str, str] | None = None,
+        embed: Any = None,
     ) -> IndexModel:
+        spec = self._checked_embed(name, embed)  # before anything changes
         info = self.catalog.configure_index(name, deletion_protection=deletion_protection, tags=tags)
+        if spec is not None:
+            info = self.catalog.set_embed(name, spec)
         return IndexModel.of(info, host=self._host(name))
 
     def delete_index(self, name: str, timeout: int | None = None) -> None:
@@ -118,7 +123,7 @@ class Client(BackupMethods):
         return f"embedded://{name}"
 
 
-class Index:
+class Index(IndexRecords):
     """Data plane of one index, with the pinecone SDK's method names and arguments."""
 
     def __init__(self, service: IndexService) -> None:

@@ -33,6 +33,7 @@ from spruce.errors import (
     InvalidArgumentError,
     ResourceExhaustedError,
 )
+from spruce.service import integrated
 from spruce.service import validation as v
 from spruce.service.data import IndexService
 from spruce.types import EmbedSpec, IndexInfo
@@ -114,6 +115,8 @@ class Catalog:
         embed: EmbedSpec | None = None,
     ) -> IndexInfo:
         v.check_index_name(name)
+        if embed is not None:  # an index for a model takes the model's vector type and dimension
+            embed, dimension, metric, vector_type = integrated.resolve(embed)
         metric = v.check_metric(metric)
         if vector_type not in ("dense", "sparse"):
             raise InvalidArgumentError(f"vector_type must be 'dense' or 'sparse', got {vector_type!r}")
@@ -269,6 +272,21 @@ class Catalog:
                 raise
             self._services[info.name] = IndexService(info, store, self.engine)
             return replace(info)
+
+    def set_embed(self, name: str, embed: EmbedSpec) -> IndexInfo:
+        """Give an existing index a model (`configure_index(embed=...)`): its vectors must already match."""
+        with self._lock:
+            info = self._info(name)
+            updated = replace(info, embed=integrated.for_existing(info, embed))
+            self._infos[name] = updated
+            try:
+                self._save()
+            except BaseException:
+                self._infos[name] = info
+                raise
+            if name in self._services:
+                self._services[name].info = updated
+            return replace(updated)
 
     def _info(self, name: str) -> IndexInfo:
         info = self._infos.get(name)

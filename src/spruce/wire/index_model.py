@@ -19,9 +19,6 @@ CLASSIC_VERSIONS = frozenset({"2025-01", "2025-04", "2025-10"})
 NEWEST_VERSION = "2026-07"
 DENSE_FIELD = "_values"
 SPARSE_FIELD = "_sparse_values"
-DEFAULT_EMBED_DIMENSION = 1024
-# Models whose output is sparse: an index created for them is a sparse, dotproduct index.
-SPARSE_MODELS = frozenset({"pinecone-sparse-english-v0", "pinecone-sparse-multilingual-v0"})
 
 Json = dict[str, Any]
 
@@ -283,35 +280,11 @@ def create_for_model_request(body: Mapping[str, Any]) -> CreateIndex:
 def _for_model(
     name: str, embed: Mapping[str, Any], cloud: str, region: str, common: dict[str, Any], where: str
 ) -> CreateIndex:
-    model = _str(embed, "model", where=where)
-    field_map = embed.get("field_map")
-    if not isinstance(field_map, dict) or not isinstance(field_map.get("text"), str):
-        raise InvalidArgumentError(f"{where}field_map must map 'text' to the record field to embed")
-    sparse = model in SPARSE_MODELS
-    metric = _metric(embed.get("metric") or ("dotproduct" if sparse else "cosine"), where + "metric")
-    dimension = None
-    if not sparse:
-        raw = embed.get("dimension")
-        dimension = DEFAULT_EMBED_DIMENSION if raw is None else _dimension(raw, where + "dimension")
-    params = {}
-    for key in ("read_parameters", "write_parameters"):
-        value = embed.get(key) or {}
-        if not isinstance(value, dict):
-            raise InvalidArgumentError(f"{where}{key} must be an object")
-        params[key] = dict(value)
-    spec = EmbedSpec(
-        model=model,
-        field_map={str(k): str(v) for k, v in field_map.items()},
-        metric=metric,
-        dimension=dimension,
-        read_parameters=params["read_parameters"],
-        write_parameters=params["write_parameters"],
-    )
+    spec = embed_spec(embed, where)
     return CreateIndex(
         name=name,
-        dimension=dimension,
-        metric=metric,
-        vector_type="sparse" if sparse else "dense",
+        dimension=spec.dimension,
+        metric=spec.metric or "cosine",
         cloud=cloud,
         region=region,
         embed=spec,
@@ -319,13 +292,42 @@ def _for_model(
     )
 
 
+def embed_spec(embed: Mapping[str, Any], where: str = "embed.") -> EmbedSpec:
+    """An `embed` object (create-for-model, configure): model, field_map, optional metric, dimension and
+    read/write parameters. The model decides the vector type, the default metric and the dimension: the
+    catalogue resolves them against the model registry (spruce.service.integrated), so only what was
+    asked is kept here."""
+    model = _str(embed, "model", where=where)
+    field_map = embed.get("field_map")
+    if not isinstance(field_map, dict) or not isinstance(field_map.get("text"), str):
+        raise InvalidArgumentError(f"{where}field_map must map 'text' to the record field to embed")
+    metric = None if embed.get("metric") is None else _metric(embed["metric"], where + "metric")
+    raw = embed.get("dimension")
+    dimension = None if raw is None else _dimension(raw, where + "dimension")
+    params = {}
+    for key in ("read_parameters", "write_parameters"):
+        value = embed.get(key) or {}
+        if not isinstance(value, dict):
+            raise InvalidArgumentError(f"{where}{key} must be an object")
+        params[key] = dict(value)
+    return EmbedSpec(
+        model=model,
+        field_map={str(k): str(v) for k, v in field_map.items()},
+        metric=metric,
+        dimension=dimension,
+        read_parameters=params["read_parameters"],
+        write_parameters=params["write_parameters"],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigureIndex:
     deletion_protection: str | None
     tags: dict[str, str] | None
+    embed: EmbedSpec | None = None
 
 
-_UNSUPPORTED_CONFIGURE = ("spec", "deployment", "read_capacity", "schema", "embed")
+_UNSUPPORTED_CONFIGURE = ("spec", "deployment", "read_capacity", "schema")
 
 
 def configure_request(body: Mapping[str, Any]) -> ConfigureIndex:
@@ -333,7 +335,11 @@ def configure_request(body: Mapping[str, Any]) -> ConfigureIndex:
     for key in _UNSUPPORTED_CONFIGURE:
         if body.get(key):
             raise InvalidArgumentError(
-                f"{key} cannot be configured on this server (only deletion_protection, tags)"
+                f"{key} cannot be configured on this server (only deletion_protection, tags, embed)"
             )
     tags = _tags(body) if body.get("tags") is not None else None
-    return ConfigureIndex(deletion_protection=_deletion_protection(body), tags=tags)
+    embed = body.get("embed")
+    if embed is not None and not isinstance(embed, dict):
+        raise InvalidArgumentError("embed must be an object with model and field_map")
+    spec = embed_spec(embed) if embed else None
+    return ConfigureIndex(deletion_protection=_deletion_protection(body), tags=tags, embed=spec)

@@ -25,6 +25,7 @@ from spruce.api.rest.inference import InferenceRoutes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
+from spruce.api.rest.records import RecordsRoutes
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError, NotFoundError
@@ -60,7 +61,10 @@ def create_index_app(
     """`metrics` and `budget` are shared by all the apps of one server process."""
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
-    routes = data.routes() + control.routes() + InferenceRoutes(config, catalog.path).routes()
+    records = RecordsRoutes(catalog, index_name, config)
+    routes = (
+        data.routes() + records.routes() + control.routes() + InferenceRoutes(config, catalog.path).routes()
+    )
     routes += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)

@@ -12,6 +12,7 @@ from spruce.api.rest.hosts import IndexHosts
 from spruce.api.rest.http import json_response, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
+from spruce.service import integrated
 from spruce.service.catalog import Catalog
 from spruce.types import IndexInfo
 from spruce.wire import index_model
@@ -83,11 +84,17 @@ class ControlRoutes:
     async def configure_index(self, request: Request) -> Response:
         name = request.path_params["name"]
         change = index_model.configure_request(await read_json(request, self.config.max_body_bytes))
+        if change.embed is not None:  # check the model fits before changing anything
+            embed = change.embed
+            await run_in_threadpool(lambda: integrated.for_existing(self.catalog.describe_index(name), embed))
         info = await run_in_threadpool(
             lambda: self.catalog.configure_index(
                 name, deletion_protection=change.deletion_protection, tags=change.tags
             )
         )
+        if change.embed is not None:
+            embed = change.embed
+            info = await run_in_threadpool(lambda: self.catalog.set_embed(name, embed))
         return self._json(request, info)
 
     async def delete_index(self, request: Request) -> Response:
