@@ -17,7 +17,7 @@ import httpx
 import pytest
 from tls_certs import TlsFiles, make_tls_files
 
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 180.0  # generous: a loaded machine can take long to import and open
 SHUTDOWN_TIMEOUT = 30.0
 
 

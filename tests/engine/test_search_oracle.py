@@ -163,6 +163,7 @@ def large() -> Iterator[Built]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the first one builds a 100k x 768 graph: minutes on a loaded 2-core machine
 @pytest.mark.parametrize("selectivity", list(SELECTIVITIES))
 def test_recall_100k_768_cosine(large: Built, selectivity: str) -> None:
     blocks = hnsw_blocks(large)
