@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client.imports import ImportMethods
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -26,10 +27,11 @@ from spruce.client.responses import (
     stats_obj,
     vector_obj,
 )
-from spruce.config import EngineConfig
+from spruce.config import EngineConfig, ImportConfig
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
+from spruce.service.imports import ImportManager
 from spruce.types import Record, SparseVector
 
 
@@ -37,10 +39,14 @@ class Client:
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, config: EngineConfig | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        config: EngineConfig | None = None,
+        imports: ImportConfig | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
-        self.catalog = Catalog(self.path, config or EngineConfig())
+        self.catalog = Catalog(self.path, config or EngineConfig(), imports)
 
     def __enter__(self) -> Client:
         return self
@@ -104,7 +110,7 @@ class Client:
     def Index(self, name: str = "", host: str = "") -> Index:
         if not name:
             raise InvalidArgumentError("Index() needs the index name in embedded mode")
-        return Index(self.catalog.index(name))
+        return Index(self.catalog.index(name), self.catalog.imports)
 
     index = Index
 
@@ -112,11 +118,12 @@ class Client:
         return f"embedded://{name}"
 
 
-class Index:
+class Index(ImportMethods):
     """Data plane of one index, with the pinecone SDK's method names and arguments."""
 
-    def __init__(self, service: IndexService) -> None:
+    def __init__(self, service: IndexService, imports: ImportManager) -> None:
         self._svc = service
+        self._imports = imports
 
     @property
     def name(self) -> str:

@@ -20,6 +20,7 @@ from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import endpoint, error_response, json_response
+from spruce.api.rest.imports import ImportRoutes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
@@ -58,7 +59,7 @@ def create_index_app(
     """`metrics` and `budget` are shared by all the apps of one server process."""
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
-    routes = data.routes() + control.routes()
+    routes = data.routes() + ImportRoutes(catalog, index_name, config).routes() + control.routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
