@@ -90,7 +90,7 @@ def check_schema(schema: pa.Schema, info: IndexInfo, where: str) -> None:
             )
     if "metadata" in names:
         t = schema.field("metadata").type
-        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
             raise InvalidArgumentError(f"{where}: column 'metadata' must be STRING (JSON), got {t}")
 
 
