@@ -24,6 +24,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 TIMEOUT = 60.0
+DIM_DEFAULT = 8
 
 
 def free_port() -> int:
