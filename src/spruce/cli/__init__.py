@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from spruce.cli.serve import serve
+from spruce.cli.transfer import export_command, import_command
 
 
 @click.group()
@@ -14,3 +15,5 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(import_command)
+main.add_command(export_command)

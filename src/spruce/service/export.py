@@ -75,6 +75,38 @@ def _table(records: list[Record], dimension: int, with_sparse: bool) -> pa.Table
     return pa.table(cols)
 
 
+def write_namespace(
+    fs: Any,
+    folder: str,
+    chunks: Iterator[list[Record]],
+    dimension: int,
+    with_sparse: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Write record chunks as `folder/part-NNNNN.parquet`; returns (records, files)."""
+    fs.create_dir(folder, recursive=True)
+    written = files = part = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for records in chunks:
+            table = _table(records, dimension, with_sparse)
+            if writer is None:
+                writer = pq.ParquetWriter(f"{folder}/part-{part:05d}.parquet", table.schema, filesystem=fs)
+                files += 1
+            writer.write_table(table)
+            written += len(records)
+            if progress is not None:
+                progress(len(records))
+            if written >= (part + 1) * ROWS_PER_FILE:
+                writer.close()
+                writer = None
+                part += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    return written, files
+
+
 def export_index(
     svc: IndexService,
     dest: str,
@@ -93,28 +125,8 @@ def export_index(
             continue
         with_sparse = svc.info.vector_type == "sparse" or any(b.sparse.nnz for b, _ in snapshot)
         folder = f"{base}/{name or DEFAULT_NAMESPACE_DIR}"
-        fs.create_dir(folder, recursive=True)
-        written = 0
-        part = 0
-        writer: pq.ParquetWriter | None = None
-        try:
-            for records in _record_rows(snapshot, ROWS_PER_GROUP):
-                table = _table(records, dimension, with_sparse)
-                if writer is None:
-                    writer = pq.ParquetWriter(
-                        f"{folder}/part-{part:05d}.parquet", table.schema, filesystem=fs
-                    )
-                    files += 1
-                writer.write_table(table)
-                written += len(records)
-                if progress is not None:
-                    progress(len(records))
-                if written >= (part + 1) * ROWS_PER_FILE:
-                    writer.close()
-                    writer = None
-                    part += 1
-        finally:
-            if writer is not None:
-                writer.close()
-        counts[name] = written
+        counts[name], n_files = write_namespace(
+            fs, folder, _record_rows(snapshot, ROWS_PER_GROUP), dimension, with_sparse, progress
+        )
+        files += n_files
     return ExportReport(counts, files)
