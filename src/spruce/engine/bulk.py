@@ -17,6 +17,7 @@ import contextlib
 import shutil
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -187,7 +188,9 @@ class NamespaceWriter:
         new_block_id: object,
         checkpoint_seq: int,
         segment_rows: int = DEFAULT_SEGMENT_ROWS,
+        touch: Callable[[], None] | None = None,
     ) -> None:
+        self._touch = touch
         self._root = segments_root
         self._dimension = dimension
         self._new_block_id = new_block_id
@@ -208,6 +211,8 @@ class NamespaceWriter:
             self._current = SegmentWriter(path, block_id, self._dimension)
         self._current.write(ids, dense, sparse, metadata)
         self.rows += len(ids)
+        if self._touch is not None:
+            self._touch()
         if self._current.n >= self._segment_rows:
             self.finished.append(self._current.finish(self._seq))
             self._current = None

@@ -673,9 +673,23 @@ class Store:
         with self._lock:
             self._check_open()
             seq = self._checkpoint_seq
+
+        def next_id() -> int:
+            with self._lock:
+                return self._block_id()
+
+        # An import counts as writing: background HNSW builds wait for it as for upserts.
         return NamespaceWriter(
-            self.path / "segments", self.dimension, self._block_id, seq, segment_rows or DEFAULT_SEGMENT_ROWS
+            self.path / "segments",
+            self.dimension,
+            next_id,
+            seq,
+            segment_rows or DEFAULT_SEGMENT_ROWS,
+            touch=self._mark_write,
         )
+
+    def _mark_write(self) -> None:
+        self._last_write = time.monotonic()
 
     def publish_namespace(self, name: str, segments: Sequence[BulkSegment]) -> int:
         """Make an imported namespace visible at once: move its finished segments into place and commit

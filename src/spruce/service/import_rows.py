@@ -121,6 +121,12 @@ def _np_mask(arr: pa.Array | pa.ChunkedArray) -> BoolArray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
+def _matrix(values: pa.Array, dim: int) -> FloatArray:
+    """(rows, dim) float32 from a list column whose rows all have `dim` values (no copy if float32)."""
+    flat = pc.list_flatten(values).to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+
+
 def _flat(lists: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(flat values, parent row of each value) of a list array, nulls in lists dropped from both."""
     flat = pc.list_flatten(lists)
@@ -138,17 +144,23 @@ def clean(batch: pa.RecordBatch, info: IndexInfo) -> CleanBatch:
     bad.add(_np_mask(pc.fill_null(pc.equal(id_len, 0), False)), "id is empty")
     bad.add(_np_mask(pc.fill_null(pc.greater(id_len, v.MAX_ID_LENGTH), False)), "id is longer than 512")
     dim = info.dimension or 0
+    dense_all: FloatArray | None = None
     if dim:
         values = batch.column("values")
-        bad.add(_np_mask(pc.is_null(values)), "values is null")
         lengths = pc.fill_null(pc.list_value_length(values), dim)
         wrong = _np_mask(pc.not_equal(lengths, dim))
-        if wrong.any():
-            got = int(np.asarray(lengths)[np.flatnonzero(wrong)[0]])
-            bad.add(wrong, f"values has {got} dimensions; index {info.name!r} has dimension {dim}")
-        flat, parents = _flat(values)
-        if flat.dtype.kind == "f":
-            bad.add_rows(np.unique(parents[~np.isfinite(flat)]), "values contains NaN, infinity or null")
+        if values.null_count == 0 and not wrong.any() and pc.list_flatten(values).null_count == 0:
+            # The usual case: one float matrix straight from the list's flat buffer.
+            dense_all = _matrix(values, dim)
+            bad.add(~np.isfinite(dense_all).all(axis=1), "values contains NaN or infinity")
+        else:
+            bad.add(_np_mask(pc.is_null(values)), "values is null")
+            if wrong.any():
+                got = int(np.asarray(lengths)[np.flatnonzero(wrong)[0]])
+                bad.add(wrong, f"values has {got} dimensions; index {info.name!r} has dimension {dim}")
+            flat, parents = _flat(values)
+            if flat.dtype.kind == "f":
+                bad.add_rows(np.unique(parents[~np.isfinite(flat)]), "values contains NaN, infinity or null")
     sparse_col = batch.column("sparse_values") if "sparse_values" in names else None
     if sparse_col is not None:
         _check_sparse(sparse_col, info, bad)
@@ -162,9 +174,10 @@ def clean(batch: pa.RecordBatch, info: IndexInfo) -> CleanBatch:
         meta = meta.filter(keep)
     dense = None
     if dim:
-        col = batch.column("values")
-        flat_arr = pc.list_flatten(col)
-        dense = np.asarray(flat_arr.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
+        if dense_all is not None:
+            dense = dense_all if not bad.mask.any() else dense_all[good]
+        else:
+            dense = _matrix(batch.column("values"), dim)
     sparse = _sparse_csr(batch.column("sparse_values")) if sparse_col is not None else None
     first = None
     if bad.first is not None:
