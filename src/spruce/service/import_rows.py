@@ -152,7 +152,10 @@ def clean(batch: pa.RecordBatch, info: IndexInfo) -> CleanBatch:
         if values.null_count == 0 and not wrong.any() and pc.list_flatten(values).null_count == 0:
             # The usual case: one float matrix straight from the list's flat buffer.
             dense_all = _matrix(values, dim)
-            bad.add(~np.isfinite(dense_all).all(axis=1), "values contains NaN or infinity")
+            bad.add(
+                np.asarray(~np.isfinite(dense_all).all(axis=1), dtype=np.bool_),
+                "values contains NaN or infinity",
+            )
         else:
             bad.add(_np_mask(pc.is_null(values)), "values is null")
             if wrong.any():
