@@ -83,7 +83,7 @@ def read_baseline(paths: list[str], fs: pafs.FileSystem) -> tuple[int, float]:
     rows = 0
     for path in paths:
         with fs.open_input_file(path) as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=8192):
+            for batch in pq.ParquetFile(f, pre_buffer=True).iter_batches(batch_size=8192):
                 flat = pc.list_flatten(batch.column("values")).to_numpy(zero_copy_only=False)
                 np.asarray(flat, dtype=np.float32)
                 batch.column("metadata").cast(pa.string())

@@ -125,3 +125,17 @@ def test_limits_and_in_memory_client(tmp_path: Path) -> None:
         db.create_index("i", dimension=4)
         with pytest.raises(InvalidArgumentError, match="on disk"):
             db.Index("i").start_import(uri=str(src))
+
+
+def test_completed_only_once_hnsw_graphs_exist(tmp_path: Path) -> None:
+    src = tmp_path / "src" / "ns"
+    src.mkdir(parents=True)
+    pq.write_table(dense_table("g", 300, 8, 1), src / "p.parquet")
+    config = EngineConfig(ann_min_rows=100, ingest_quiet_ms=0)
+    with spruce.Client(tmp_path / "db", config=config) as db:
+        db.create_index("i", dimension=8)
+        index = db.Index("i")
+        job = index.wait_import(index.start_import(uri=str(tmp_path / "src")).id, 120)
+        assert job.status == "Completed" and job.percent_complete == 100.0
+        blocks = db.catalog.index("i").store.namespaces["ns"].sealed
+        assert blocks and all(b.ann is not None for b in blocks)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from spruce.api.server import serve as serve_forever
-from spruce.config import Settings
+from spruce.config import Settings, load_integrations
 from spruce.errors import SpruceError
 
 
@@ -39,6 +39,13 @@ from spruce.errors import SpruceError
     default=None,
     help="request bodies held at once, summed over requests; one past it gets 429 (default 256 MiB)",
 )
+@click.option("--s3-endpoint", default=None, help="S3-compatible endpoint for bulk imports (e.g. MinIO)")
+@click.option(
+    "--storage-integrations",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="JSON file of named storage credentials that imports select by integrationId",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -48,6 +55,8 @@ def serve(
     external_url: str | None,
     max_body_bytes: int | None,
     max_inflight_body_bytes: int | None,
+    s3_endpoint: str | None,
+    storage_integrations: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -70,7 +79,15 @@ def serve(
     if max_inflight_body_bytes is not None:
         server = replace(server, max_inflight_body_bytes=max_inflight_body_bytes)
     data = data_dir or settings.data_dir or Path("./data")
-    settings = replace(settings, data_dir=data, server=server)
+    imports = settings.imports
+    try:
+        if s3_endpoint is not None:
+            imports = replace(imports, s3_endpoint=s3_endpoint)
+        if storage_integrations is not None:
+            imports = replace(imports, integrations=load_integrations(storage_integrations))
+    except SpruceError as exc:
+        raise click.UsageError(exc.message) from None
+    settings = replace(settings, data_dir=data, server=server, imports=imports)
 
     def ready(url: str) -> None:
         click.echo(f"Spruce is serving on {url} (data: {data})")

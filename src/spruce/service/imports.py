@@ -371,7 +371,7 @@ def _batches(fs: Any, path: str, check: Any) -> Iterator[pa.RecordBatch]:
     def produce() -> None:
         try:
             with fs.open_input_file(path) as source:
-                for batch in pq.ParquetFile(source).iter_batches(batch_size=BATCH_ROWS):
+                for batch in pq.ParquetFile(source, pre_buffer=True).iter_batches(batch_size=BATCH_ROWS):
                     while not stop.is_set():
                         try:
                             out.put(batch, timeout=0.1)
