@@ -99,12 +99,14 @@ class JobTable:
 
     def _load(self, path: Path) -> None:
         raw = path.read_bytes().split(b"\n")
+        torn = False
         for i, line in enumerate(raw):
             if not line:
                 continue
             doc = _decode_line(line)
             if doc is None:
-                break  # torn tail: everything before it was acknowledged
+                torn = True  # a crash mid-append: everything before it was acknowledged
+                break
             if i == 0:
                 if doc.get("format") != JOBS_FORMAT or doc.get("version") != JOBS_VERSION:
                     raise CorruptionError(f"{path}: unknown import job table format")
@@ -115,6 +117,8 @@ class JobTable:
             self._lines += 1
         if self.jobs:
             self.next_id = max(int(j) for j in self.jobs) + 1
+        if torn:
+            self._rewrite()  # so the next append does not land after the torn bytes
 
     def new_id(self) -> str:
         with self._lock:

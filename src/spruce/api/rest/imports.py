@@ -86,5 +86,6 @@ class ImportRoutes:
         return json_response(import_json(job))
 
     async def cancel(self, request: Request) -> Response:
-        self.catalog.imports.cancel(self.index_name, request.path_params["id"])
+        job_id = request.path_params["id"]
+        await run_in_threadpool(self.catalog.imports.cancel, self.index_name, job_id)  # fsyncs the table
         return json_response({})
