@@ -91,8 +91,12 @@ def open_uri(
         if not hasattr(pafs, "GcsFileSystem"):
             raise InvalidArgumentError("gs:// imports need pyarrow built with GCS support")
         return pafs.GcsFileSystem(), f"{parts.netloc}{parts.path}".rstrip("/")
-    if scheme in ("az", "abfs", "abfss"):
+    blob_host = scheme == "https" and (parts.hostname or "").endswith(".blob.core.windows.net")
+    if scheme in ("az", "abfs", "abfss") or blob_host:
         account = os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or os.environ.get("AZURE_STORAGE_ACCOUNT")
+        if blob_host:  # Pinecone's form: https://<account>.blob.core.windows.net/<container>/<prefix>
+            account = (parts.hostname or "").split(".")[0]
+            parts = urlsplit(f"az://{parts.path.lstrip('/')}")
         if not hasattr(pafs, "AzureFileSystem"):
             raise InvalidArgumentError("az:// imports need pyarrow built with Azure support")
         if not account:
