@@ -191,8 +191,13 @@ def test_cancel_running_import(servers: Servers, s3: S3) -> None:
     index = pc.index(host=server.index_host("c"))
     for part in range(3):
         s3.write(f"cancel/ns/part-{part}.parquet", dense_table(f"p{part}-", 20, DIM, part))
+    s3.write("cancel-b/nsb/part-0.parquet", dense_table("b", 5, DIM, 9))
     op = index.start_import(uri=f"s3://{s3.bucket}/cancel/")
+    queued = index.start_import(uri=f"s3://{s3.bucket}/cancel-b/")  # waits behind the held one
     wait_for(lambda: index.describe_import(op.id).status == "InProgress", "import to start")
+    assert index.describe_import(queued.id).status == "Pending"
+    index.cancel_import(queued.id)
+    assert index.describe_import(queued.id).status == "Cancelled"
     index.cancel_import(op.id)
     done = finished(index, op.id)
     assert done.status == "Cancelled" and done.finished_at is not None

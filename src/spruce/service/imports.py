@@ -293,8 +293,11 @@ class ImportManager:
     def _run(self, table: JobTable, job: ImportJob) -> None:
         svc = self._catalog.index(job.index)
         store = svc.store
-        job.status = IN_PROGRESS
-        table.save(job)
+        with self._cond:  # atomically with cancel(): a job cancelled while Pending stays Cancelled
+            if job.status in TERMINAL:
+                return
+            job.status = IN_PROGRESS
+            table.save(job)
         fs, base = open_uri(job.uri, self.config, job.integration_id)
         files_read = 0
         published = 0
