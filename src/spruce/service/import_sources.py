@@ -13,16 +13,24 @@ else the configured `s3_endpoint`, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_U
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from spruce.config import ImportConfig, StorageIntegration
 from spruce.errors import InvalidArgumentError
 
 DEFAULT_NAMESPACE_DIR = "__default__"
+READ_BATCH_ROWS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +149,51 @@ def discover(fs: pafs.FileSystem, base: str, uri: str) -> Layout:
     for files in layout.namespaces.values():
         files.sort(key=lambda f: f.path)
     return layout
+
+
+def read_batches(fs: Any, path: str, check: Any) -> Iterator[pa.RecordBatch]:
+    """The file's record batches, read one row group ahead in a thread (decoding releases the GIL)."""
+    done = object()
+    out: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with fs.open_input_file(path) as source:
+                for batch in pq.ParquetFile(source, pre_buffer=True).iter_batches(batch_size=READ_BATCH_ROWS):
+                    while not stop.is_set():
+                        try:
+                            out.put(batch, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+        except BaseException as exc:
+            out.put(exc)
+            return
+        out.put(done)
+
+    thread = threading.Thread(target=produce, name="spruce-import-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            check()
+            item = out.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                out.get(timeout=0.1)
+        thread.join()
+
+
+def display_path(uri: str, base: str, path: str) -> str:
+    """A file's name as the user wrote the URI (s3://bucket/prefix/ns/part.parquet)."""
+    rel = path[len(base) :].lstrip("/") if path.startswith(base) else path
+    return uri.rstrip("/") + "/" + rel

@@ -14,11 +14,11 @@ start (its unpublished segments were removed when the index reopened).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
-import queue
 import threading
-from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from spruce.service.import_jobs import (
     now,
 )
 from spruce.service.import_rows import check_schema, clean
-from spruce.service.import_sources import discover, open_uri
+from spruce.service.import_sources import discover, display_path, open_uri, read_batches
 
 if TYPE_CHECKING:
     from spruce.service.catalog import Catalog
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spruce.imports")
 
-BATCH_ROWS = 8192
 MAX_LIST_LIMIT = 100
 
 
@@ -123,7 +122,7 @@ class ImportManager:
                 )
             files = []
             for f in layout.namespaces[ns]:
-                where = f"{_display(uri, base, f.path)}"
+                where = f"{display_path(uri, base, f.path)}"
                 try:
                     meta = pq.read_metadata(fs.open_input_file(f.path))
                 except (OSError, pa.ArrowInvalid) as exc:
@@ -300,63 +299,47 @@ class ImportManager:
             table.save(job)
         fs, base = open_uri(job.uri, self.config, job.integration_id)
         files_read = 0
-        published = 0
-        for ns, files in job.plan.items():
-            if ns in job.done:
-                continue
-            self._check(job)
-            if job.publishing == ns and store.has_namespace(ns):
-                # Published just before a crash, before the job table said so.
-                job.done[ns] = store.namespace_counts().get(ns, 0)
-                job.records_imported += job.done[ns]
-                job.publishing = None
-                table.save(job)
-                continue
-            if store.has_namespace(ns):
-                raise AlreadyExistsError(
-                    f"namespace {ns or '__default__'!r} was created while the import waited"
-                )
-            writer = store.bulk_writer()
+        published = [0]
+        # One namespace's final fsyncs and publication run in a second thread while the next one is
+        # read (decoding is CPU, flushing is disk); at most one is in flight, published in order.
+        pending: Future[None] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="spruce-import-publish") as pool:
             try:
-                for f in files:
-                    for batch in _batches(fs, f.path, lambda: self._check(job)):
-                        cleaned = clean(batch, svc.info)
-                        if cleaned.bad_rows:
-                            where = _display(job.uri, base, f.path)
-                            if job.error_mode == "abort":
-                                raise InvalidArgumentError(
-                                    f"{where}: {cleaned.first_error} (errorMode abort: namespace "
-                                    f"{ns or '__default__'!r} was not imported)"
-                                )
-                            job.skipped_rows += cleaned.bad_rows
-                            log.warning(
-                                "import %s: skipped %d records in %s, first: %s",
-                                job.id,
-                                cleaned.bad_rows,
-                                where,
-                                cleaned.first_error,
-                            )
-                        writer.write(cleaned.ids, cleaned.dense, cleaned.sparse, cleaned.metadata)
-                        job.rows_read += batch.num_rows
-                    files_read += 1
-                    self._hold(job, files_read, self.config.hold_after_files)
-                segments = writer.finish()
-            except BaseException:
-                writer.abort()
-                raise
-            if not segments:
-                job.done[ns] = 0
-                table.save(job)
-                continue
-            job.publishing = ns
-            table.save(job)
-            count = store.publish_namespace(ns, segments)
-            job.done[ns] = count
-            job.records_imported += count
-            job.publishing = None
-            table.save(job)
-            published += 1
-            self._hold(job, published, self.config.hold_after_namespaces)
+                for ns, files in job.plan.items():
+                    if ns in job.done:
+                        continue
+                    self._check(job)
+                    if job.publishing == ns and store.has_namespace(ns):
+                        # Published just before a crash, before the job table said so.
+                        job.done[ns] = store.namespace_counts().get(ns, 0)
+                        job.records_imported += job.done[ns]
+                        job.publishing = None
+                        table.save(job)
+                        continue
+                    if store.has_namespace(ns):
+                        raise AlreadyExistsError(
+                            f"namespace {ns or '__default__'!r} was created while the import waited"
+                        )
+                    writer = store.bulk_writer()
+                    try:
+                        for f in files:
+                            self._read_file(job, svc, fs, base, f.path, ns, writer)
+                            files_read += 1
+                            self._hold(job, files_read, self.config.hold_after_files)
+                        if pending is not None:
+                            pending.result()
+                            pending = None
+                    except BaseException:
+                        writer.abort()
+                        raise
+                    pending = pool.submit(self._publish, table, job, store, ns, writer, published)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+            finally:
+                if pending is not None:
+                    with contextlib.suppress(BaseException):
+                        pending.result()  # a whole namespace: let its publication finish
         # Queryable already (exactly); done once the background HNSW graphs exist.
         while not all(store.graphs_ready(ns) for ns in job.done):
             self._check(job)
@@ -364,67 +347,50 @@ class ImportManager:
                 self._cond.wait(0.25)
         self._finish(table, job, COMPLETED, None)
 
+    def _read_file(
+        self, job: ImportJob, svc: IndexService, fs: Any, base: str, path: str, ns: str, writer: Any
+    ) -> None:
+        for batch in read_batches(fs, path, lambda: self._check(job)):
+            cleaned = clean(batch, svc.info)
+            if cleaned.bad_rows:
+                where = display_path(job.uri, base, path)
+                if job.error_mode == "abort":
+                    raise InvalidArgumentError(
+                        f"{where}: {cleaned.first_error} (errorMode abort: namespace "
+                        f"{ns or '__default__'!r} was not imported)"
+                    )
+                job.skipped_rows += cleaned.bad_rows
+                log.warning(
+                    "import %s: skipped %d records in %s, first: %s",
+                    job.id,
+                    cleaned.bad_rows,
+                    where,
+                    cleaned.first_error,
+                )
+            writer.write(cleaned.ids, cleaned.dense, cleaned.sparse, cleaned.metadata)
+            job.rows_read += batch.num_rows
 
-def _batches(fs: Any, path: str, check: Any) -> Iterator[pa.RecordBatch]:
-    """The file's record batches, read one row group ahead in a thread (decoding releases the GIL)."""
-    done = object()
-    out: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def produce() -> None:
+    def _publish(
+        self, table: JobTable, job: ImportJob, store: Any, ns: str, writer: Any, published: builtins.list[int]
+    ) -> None:
         try:
-            with fs.open_input_file(path) as source:
-                for batch in pq.ParquetFile(source, pre_buffer=True).iter_batches(batch_size=BATCH_ROWS):
-                    while not stop.is_set():
-                        try:
-                            out.put(batch, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-        except BaseException as exc:
-            out.put(exc)
+            segments = writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        if not segments:
+            job.done[ns] = 0
+            table.save(job)
             return
-        out.put(done)
-
-    thread = threading.Thread(target=produce, name="spruce-import-read", daemon=True)
-    thread.start()
-    try:
-        while True:
-            check()
-            item = out.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                out.get(timeout=0.1)
-        thread.join()
+        job.publishing = ns
+        table.save(job)
+        count = store.publish_namespace(ns, segments)
+        job.done[ns] = count
+        job.records_imported += count
+        job.publishing = None
+        table.save(job)
+        published[0] += 1
+        self._hold(job, published[0], self.config.hold_after_namespaces)
 
 
-def _display(uri: str, base: str, path: str) -> str:
-    """A file's name as the user wrote the URI (s3://bucket/prefix/ns/part.parquet)."""
-    rel = path[len(base) :].lstrip("/") if path.startswith(base) else path
-    return uri.rstrip("/") + "/" + rel
-
-
-def job_summary(job: ImportJob) -> dict[str, Any]:
-    """The fields every API shows for a job (casing is the caller's business)."""
-    return {
-        "id": job.id,
-        "uri": job.uri,
-        "status": job.status,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "percent_complete": job.percent_complete,
-        "records_imported": job.records_imported,
-        "error": job.error,
-    }
-
-
-__all__ = ["COMPLETED", "FAILED", "ImportManager", "job_summary"]
+__all__ = ["COMPLETED", "FAILED", "ImportManager"]
