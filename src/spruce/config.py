@@ -85,10 +85,51 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageIntegration:
+    """Credentials for an object store, chosen by a bulk import's `integrationId`."""
+
+    id: str
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportConfig:
+    max_namespaces: int = field(default=100, metadata={"help": "namespaces one bulk import may create"})
+    max_records: int = field(default=100_000_000, metadata={"help": "records one bulk import may hold"})
+    s3_endpoint: str | None = field(
+        default=None,
+        metadata={"help": "S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL)"},
+    )
+    integrations: tuple[StorageIntegration, ...] = field(
+        default=(), metadata={"help": "named storage credentials (JSON file: [{id, access_key_id, ...}])"}
+    )
+    # Test hooks (deterministic cancel and crash tests): hold a running import, until it is cancelled
+    # or the process ends, after this many files / published namespaces. 0: never.
+    hold_after_files: int = 0
+    hold_after_namespaces: int = 0
+
+
+def load_integrations(path: Path) -> tuple[StorageIntegration, ...]:
+    """Read `[{"id": ..., "access_key_id": ..., ...}]` from a JSON file."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text())
+        return tuple(StorageIntegration(**item) for item in raw)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InvalidArgumentError(f"storage integrations file {path}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    imports: ImportConfig = field(default_factory=ImportConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,7 +164,18 @@ class Settings:
                     value = _parse_int(key, raw)
                 engine = replace(engine, **{f.name: value})  # type: ignore[arg-type]
         data = env.get("SPRUCE_DATA")
-        return cls(data_dir=Path(data) if data else None, engine=engine, server=server)
+        imports = ImportConfig()
+        for name in ("max_namespaces", "max_records", "hold_after_files", "hold_after_namespaces"):
+            key = "SPRUCE_IMPORT_" + name.upper()
+            if key in env:
+                imports = replace(imports, **{name: _parse_int(key, env[key])})  # type: ignore[arg-type]
+        if env.get("SPRUCE_IMPORT_S3_ENDPOINT"):
+            imports = replace(imports, s3_endpoint=env["SPRUCE_IMPORT_S3_ENDPOINT"])
+        if env.get("SPRUCE_IMPORT_INTEGRATIONS"):
+            imports = replace(
+                imports, integrations=load_integrations(Path(env["SPRUCE_IMPORT_INTEGRATIONS"]))
+            )
+        return cls(data_dir=Path(data) if data else None, engine=engine, server=server, imports=imports)
 
 
 def _parse_int(name: str, raw: str) -> int:

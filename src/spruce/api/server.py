@@ -193,7 +193,7 @@ async def serve(settings: Settings, ready: Callable[[str], None] = print, grace:
     data_dir = settings.data_dir
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = await asyncio.to_thread(Catalog, data_dir, settings.engine)
+    catalog = await asyncio.to_thread(Catalog, data_dir, settings.engine, settings.imports)
     server = SpruceServer(catalog, settings.server, data_dir, http2=_grpc_backend(catalog, settings.server))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

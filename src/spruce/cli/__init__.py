@@ -8,6 +8,7 @@ import click
 from spruce.cli.backup import backup, backups, restore
 from spruce.cli.models import models
 from spruce.cli.serve import serve
+from spruce.cli.transfer import export_command, import_command
 
 
 @click.group()
@@ -20,3 +21,5 @@ main.add_command(models)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(backups)
+main.add_command(import_command)
+main.add_command(export_command)

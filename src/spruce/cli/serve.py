@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from spruce.api.server import serve as serve_forever
-from spruce.config import Settings
+from spruce.config import Settings, load_integrations
 from spruce.errors import SpruceError
 from spruce.service.inference import get_registry
 
@@ -58,6 +58,13 @@ from spruce.service.inference import get_registry
     default=None,
     help="PEM private key of --tls-cert ($SPRUCE_TLS_KEY)",
 )
+@click.option("--s3-endpoint", default=None, help="S3-compatible endpoint for bulk imports (e.g. MinIO)")
+@click.option(
+    "--storage-integrations",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="JSON file of named storage credentials that imports select by integrationId",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -70,6 +77,8 @@ def serve(
     models_config: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    s3_endpoint: str | None,
+    storage_integrations: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -98,7 +107,15 @@ def serve(
     if (server.tls_cert is None) != (server.tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
     data = data_dir or settings.data_dir or Path("./data")
-    settings = replace(settings, data_dir=data, server=server)
+    imports = settings.imports
+    try:
+        if s3_endpoint is not None:
+            imports = replace(imports, s3_endpoint=s3_endpoint)
+        if storage_integrations is not None:
+            imports = replace(imports, integrations=load_integrations(storage_integrations))
+    except SpruceError as exc:
+        raise click.UsageError(exc.message) from None
+    settings = replace(settings, data_dir=data, server=server, imports=imports)
 
     def ready(url: str) -> None:
         click.echo(f"Spruce is serving on {url} (data: {data})")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from spruce.client.backups import BackupMethods
+from spruce.client.imports import ImportMethods
 from spruce.client.inference import Inference
 from spruce.client.records import ClientRecords, IndexRecords
 from spruce.client.responses import (
@@ -29,10 +30,11 @@ from spruce.client.responses import (
     stats_obj,
     vector_obj,
 )
-from spruce.config import EngineConfig
+from spruce.config import EngineConfig, ImportConfig
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
+from spruce.service.imports import ImportManager
 from spruce.types import Record, SparseVector
 
 
@@ -40,10 +42,14 @@ class Client(ClientRecords, BackupMethods):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, config: EngineConfig | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        config: EngineConfig | None = None,
+        imports: ImportConfig | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
-        self.catalog = Catalog(self.path, config or EngineConfig())
+        self.catalog = Catalog(self.path, config or EngineConfig(), imports)
 
     def __enter__(self) -> Client:
         return self
@@ -115,7 +121,7 @@ class Client(ClientRecords, BackupMethods):
     def Index(self, name: str = "", host: str = "") -> Index:
         if not name:
             raise InvalidArgumentError("Index() needs the index name in embedded mode")
-        return Index(self.catalog.index(name))
+        return Index(self.catalog.index(name), self.catalog.imports)
 
     index = Index
 
@@ -123,11 +129,12 @@ class Client(ClientRecords, BackupMethods):
         return f"embedded://{name}"
 
 
-class Index(IndexRecords):
+class Index(IndexRecords, ImportMethods):
     """Data plane of one index, with the pinecone SDK's method names and arguments."""
 
-    def __init__(self, service: IndexService) -> None:
+    def __init__(self, service: IndexService, imports: ImportManager) -> None:
         self._svc = service
+        self._imports = imports
 
     @property
     def name(self) -> str:

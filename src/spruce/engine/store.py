@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import shutil
 import threading
 import time
@@ -31,16 +32,17 @@ from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
-from spruce.engine.fsutil import atomic_write_bytes
+from spruce.engine.fsutil import atomic_write_bytes, fsync_dir
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
 from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
 from spruce.engine.wal import Wal
-from spruce.errors import ClosedError, CorruptionError
+from spruce.errors import AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError
 from spruce.types import FloatArray, Match, Record
 
 if TYPE_CHECKING:
+    from spruce.engine.bulk import BulkSegment, NamespaceWriter
     from spruce.engine.snapshot import FrozenFiles
 
 log = logging.getLogger("spruce.engine")
@@ -73,6 +75,9 @@ class Store:
         self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
+        # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
+        # were undone before it (it did not exist then) and must not be replayed onto it.
+        self._replay_floor: dict[str, int] = {}
         if path is not None:
             self._open_from_disk(path)
         if config.background:
@@ -126,6 +131,8 @@ class Store:
                 ns = self._ns(name, create=True)
                 assert ns is not None
                 ns.explicit = bool(entry["explicit"])
+                if entry.get("replay_after", 0) > checkpoint_lsn:
+                    self._replay_floor[name] = int(entry["replay_after"])
                 for block_id, alive_file in entry["segments"]:
                     seg_dir = path / "segments" / f"{block_id:012d}"
                     live_dirs.add(seg_dir.name)
@@ -144,7 +151,9 @@ class Store:
         self._applied_lsn = checkpoint_lsn
         self._manifest_lsn = checkpoint_lsn
         for lsn, payload in wal.replay(after_lsn=checkpoint_lsn):
-            self._apply(codec.decode(payload))
+            op = codec.decode(payload)
+            if lsn > self._replay_floor.get(op.namespace, 0):
+                self._apply(op)
             self._applied_lsn = lsn
 
     def _collect_garbage(self, live_dirs: set[str]) -> None:
@@ -389,6 +398,7 @@ class Store:
                 name: {
                     "explicit": explicit,
                     "segments": [[b.block_id, alive_files.get(b.block_id, b.alive_file)] for b in blocks],
+                    **({"replay_after": floor} if (floor := self._replay_floor.get(name, 0)) > lsn else {}),
                 }
                 for name, (explicit, blocks) in layout.items()
             },
@@ -679,6 +689,88 @@ class Store:
                     namespaces={name: ns.count for name, ns in self._namespaces.items()},
                 )
             yield frozen
+
+    # -- bulk import (see engine/bulk.py) -----------------------------------------------------------
+    def bulk_writer(self, segment_rows: int = 0) -> NamespaceWriter:
+        """A writer for one imported namespace's segments (hidden until `publish_namespace`)."""
+        from spruce.engine.bulk import DEFAULT_SEGMENT_ROWS, NamespaceWriter
+
+        if self.path is None:
+            raise InvalidArgumentError("imports need an index on disk; open the client with a path")
+        with self._lock:
+            self._check_open()
+            seq = self._checkpoint_seq
+
+        def next_id() -> int:
+            with self._lock:
+                return self._block_id()
+
+        # An import counts as writing: background HNSW builds wait for it as for upserts.
+        return NamespaceWriter(
+            self.path / "segments",
+            self.dimension,
+            next_id,
+            seq,
+            segment_rows or DEFAULT_SEGMENT_ROWS,
+            touch=self._mark_write,
+        )
+
+    def _mark_write(self) -> None:
+        self._last_write = time.monotonic()
+
+    def publish_namespace(self, name: str, segments: Sequence[BulkSegment]) -> int:
+        """Make an imported namespace visible at once: move its finished segments into place and commit
+        one manifest naming them. Raises AlreadyExistsError (and removes the segments) if the namespace
+        exists. Returns its record count. HNSW graphs are then built in the background."""
+        assert self.path is not None
+        root = self.path / "segments"
+        blocks: list[RowBlock] = []
+        try:
+            with self._maintenance:
+                with self._lock:
+                    self._check_open()
+                    if name in self._namespaces:
+                        raise AlreadyExistsError(f"namespace {name!r} already exists")
+                for seg in segments:
+                    final = root / f"{seg.block_id:012d}"
+                    os.replace(seg.path, final)
+                    block = read_segment(final, seg.block_id, seg.alive_file)
+                    block.persisted = True
+                    block.alive_file = seg.alive_file
+                    block.sealed_at = time.monotonic()
+                    blocks.append(block)
+                fsync_dir(root)
+                with self._lock:
+                    if name in self._namespaces:
+                        raise AlreadyExistsError(f"namespace {name!r} was written to during the import")
+                    ns = self._ns(name, create=True)
+                    assert ns is not None
+                    for block in blocks:
+                        ns.add_sealed(block)
+                    count = ns.count
+                    self._replay_floor[name] = self._applied_lsn
+                    layout = {n: (x.explicit, list(x.sealed)) for n, x in self._namespaces.items()}
+                    lsn = self._manifest_lsn
+                try:
+                    self._write_manifest(layout, lsn, {})
+                except BaseException:
+                    with self._lock:
+                        self._namespaces.pop(name, None)
+                    raise
+        except BaseException:
+            for seg in segments:
+                shutil.rmtree(seg.path, ignore_errors=True)
+                if not any(b.block_id == seg.block_id for ns in self._namespaces.values() for b in ns.sealed):
+                    shutil.rmtree(root / f"{seg.block_id:012d}", ignore_errors=True)
+            raise
+        self._after_seal(blocks)
+        return count
+
+    def graphs_ready(self, namespace: str) -> bool:
+        """Whether every sealed segment of the namespace that should have an HNSW graph has one."""
+        with self._lock:
+            ns = self._namespaces.get(namespace)
+            return ns is None or not any(self.needs_ann(b) for b in ns.sealed)
 
 
 class _Worker:

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from spruce.config import EngineConfig
+from spruce.config import EngineConfig, ImportConfig
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.store import Store
 from spruce.errors import (
@@ -53,7 +53,9 @@ CATALOG_VERSION = 1
 
 
 class Catalog:
-    def __init__(self, path: Path | str | None, engine: EngineConfig | None = None) -> None:
+    def __init__(
+        self, path: Path | str | None, engine: EngineConfig | None = None, imports: ImportConfig | None = None
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.engine = engine or EngineConfig()
         self._lock = threading.RLock()
@@ -66,6 +68,9 @@ class Catalog:
             self._lock_fd = _lock_directory(self.path)
             (self.path / "indexes").mkdir(exist_ok=True)
             self._load()
+        from spruce.service.imports import ImportManager
+
+        self.imports = ImportManager(self, imports or ImportConfig())
         _OPEN.add(self)
 
     # -- persistence ------------------------------------------------------------------------------
@@ -203,6 +208,7 @@ class Catalog:
                 )
             del self._infos[name]
             self._save()
+            self.imports.forget(name)
             service = self._services.pop(name, None)
         if service is not None:
             service.store.remove_files()
@@ -228,6 +234,7 @@ class Catalog:
             self.index(name)
 
     def close(self) -> None:
+        self.imports.close()
         with self._lock:
             if self._closed:
                 return

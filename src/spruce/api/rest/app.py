@@ -21,6 +21,7 @@ from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import AUTHENTICATED_KEY, endpoint, error_response, json_response
+from spruce.api.rest.imports import ImportRoutes
 from spruce.api.rest.inference import InferenceRoutes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
@@ -66,6 +67,7 @@ def create_index_app(
         data.routes() + records.routes() + control.routes() + InferenceRoutes(config, catalog.path).routes()
     )
     routes += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
+    routes += ImportRoutes(catalog, index_name, config).routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
