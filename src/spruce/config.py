@@ -51,6 +51,13 @@ class EngineConfig:
     background: bool = field(
         default=True, metadata={"help": "build ANN indexes and compact in the background"}
     )
+    wal_recovery: str = field(
+        default="fail",
+        metadata={
+            "help": "on a corrupt (not merely torn) WAL: 'fail' refuses to open the index, "
+            "'skip-corrupted' opens it with every intact frame and records what was lost"
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,8 @@ class Settings:
                 value: object
                 if isinstance(getattr(engine, f.name), bool):
                     value = raw.lower() in ("1", "true", "yes", "on")
+                elif isinstance(getattr(engine, f.name), str):
+                    value = raw
                 else:
                     value = _parse_int(key, raw)
                 engine = replace(engine, **{f.name: value})  # type: ignore[arg-type]

@@ -12,10 +12,12 @@
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
     ├── ResourceExhaustedError
+    │   └── DiskFullError           (ENOSPC / EDQUOT: the write was not acknowledged)
     ├── ClosedError                 (using a closed client or store)
     └── CorruptionError
         ├── WalCorruptionError
-        └── SegmentCorruptionError
+        ├── SegmentCorruptionError
+        └── IndexFailedError        (an index that could not be opened; the others serve)
 
 The servers translate these to HTTP / gRPC / Pinecone codes in one table (`spruce.wire.errors`).
 Anything that is not a `SpruceError` is our own bug and becomes a 500 / INTERNAL.
@@ -89,7 +91,17 @@ class WalCorruptionError(CorruptionError):
         super().__init__(message)
         self.path = path
         self.offset = offset
+        # The recovery.Damage entries found, when a WAL scan raised this (the engine's type).
+        self.damage: list[object] = []
 
 
 class SegmentCorruptionError(CorruptionError):
     pass
+
+
+class DiskFullError(ResourceExhaustedError):
+    pass
+
+
+class IndexFailedError(CorruptionError):
+    """The index could not be opened (damaged files): it answers with this until repaired."""

@@ -16,7 +16,13 @@ from spruce.engine.wal import (
     Wal,
     wal_file_name,
 )
-from spruce.errors import ClosedError, PayloadTooLargeError, SpruceError, WalCorruptionError
+from spruce.errors import (
+    ClosedError,
+    DiskFullError,
+    PayloadTooLargeError,
+    SpruceError,
+    WalCorruptionError,
+)
 
 
 def payload_for(lsn: int, size: int = 40) -> bytes:
@@ -409,7 +415,7 @@ def test_failed_write_leaves_log_consistent(tmp_path: Path, monkeypatch: pytest.
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "writev", short_then_fail)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFullError, match="disk is full"):
         wal.append(b"two")
     monkeypatch.setattr(os, "writev", real_writev)
     assert wal.append(b"two again") == 2

@@ -25,25 +25,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.namespace import Namespace
+from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
 from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
-from spruce.engine.wal import Wal
-from spruce.errors import ClosedError, CorruptionError
+from spruce.engine.wal import RecoveryReport, Wal
+from spruce.errors import ClosedError
 from spruce.types import FloatArray, Match, Record
 
 log = logging.getLogger("spruce.engine")
 
 MANIFEST_FORMAT = "spruce-manifest"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2 adds the CRC; version 1 manifests are still read
 _WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
@@ -70,6 +71,8 @@ class Store:
         self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
+        # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
+        self.recovery: RecoveryReport | None = None
         if path is not None:
             self._open_from_disk(path)
         if config.background:
@@ -89,6 +92,10 @@ class Store:
             for block in opened:
                 if block.ann is not None and block.ann.mapped:
                     self._ann_worker.request(("load", block))
+        if self.recovery is not None and self.recovery.damage:
+            # Put the recovered frames in segments now, so the damaged WAL files are deleted and the
+            # next open (in any recovery mode) finds nothing left to skip.
+            self.checkpoint()
 
     # -- opening ----------------------------------------------------------------------------------
     def _block_id(self) -> int:
@@ -110,12 +117,9 @@ class Store:
         checkpoint_lsn = 0
         live_dirs: set[str] = set()
         if manifest_path.exists():
-            try:
-                manifest = orjson.loads(manifest_path.read_bytes())
-            except orjson.JSONDecodeError as exc:
-                raise CorruptionError(f"{manifest_path} is not valid JSON: {exc}") from exc
-            if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
-                raise CorruptionError(f"{manifest_path}: unknown manifest format")
+            manifest = load_checked(
+                manifest_path.read_bytes(), MANIFEST_FORMAT, (MANIFEST_VERSION,), manifest_path, (1,)
+            )
             checkpoint_lsn = int(manifest["checkpoint_lsn"])
             self._next_block = int(manifest["next_block_id"])
             self._checkpoint_seq = int(manifest["seq"])
@@ -134,9 +138,24 @@ class Store:
                         block.ann = AnnIndex.load(ann_path, self.metric)
                     ns.add_sealed(block)
         self._collect_garbage(live_dirs)
-        wal, report = Wal.open(path / "wal", fsync=self.config.fsync)
+        wal, report = Wal.open(
+            path / "wal",
+            fsync=self.config.fsync,
+            recovery=self.config.wal_recovery,
+            covered_lsn=checkpoint_lsn,
+        )
+        self.recovery = report
         if report.torn_bytes:
             log.warning("WAL had a torn tail of %d bytes (kept in %s)", report.torn_bytes, report.quarantined)
+        if report.lost_frames:
+            log.error(
+                "index %s opened with wal_recovery=%s: %d acknowledged WAL frame(s) were unreadable and "
+                "are lost (recorded in %s)",
+                path,
+                self.config.wal_recovery,
+                report.lost_frames,
+                record_recovery(path, report, self.config.wal_recovery),
+            )
         self._wal = wal
         self._applied_lsn = checkpoint_lsn
         self._manifest_lsn = checkpoint_lsn
@@ -327,7 +346,10 @@ class Store:
             with self._lock:
                 self._check_open()
                 lsn = self._applied_lsn
-                new_blocks: list[RowBlock] = []
+                # Blocks an earlier checkpoint sealed but failed to write (e.g. the disk was full) first.
+                new_blocks: list[RowBlock] = [
+                    b for ns in self._namespaces.values() for b in ns.sealed if not b.persisted
+                ]
                 for ns in self._namespaces.values():
                     sealed = ns.seal_memtable()
                     if sealed is not None:
@@ -347,14 +369,22 @@ class Store:
                 layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
             assert self.path is not None
             root = self.path / "segments"
-            for block in new_blocks:
-                write_segment(root, block)
-            alive_files: dict[int, str] = {}
-            for block, alive in dirty:
-                alive_files[block.block_id] = write_alive(
-                    root / f"{block.block_id:012d}", alive, block.n, seq
-                )
-            self._write_manifest(layout, lsn, alive_files)
+            try:
+                for block in new_blocks:
+                    write_segment(root, block)
+                alive_files: dict[int, str] = {}
+                for block, alive in dirty:
+                    alive_files[block.block_id] = write_alive(
+                        root / f"{block.block_id:012d}", alive, block.n, seq
+                    )
+                self._write_manifest(layout, lsn, alive_files)
+            except BaseException:
+                # Nothing was committed: the WAL still holds it all. The next checkpoint must write
+                # these bitmaps again, or deletions would come back once the WAL is truncated.
+                with self._lock:
+                    for b, _ in dirty:
+                        b.alive_dirty = True
+                raise
             with self._lock:
                 for block in new_blocks:
                     block.persisted = True
@@ -377,8 +407,6 @@ class Store:
     ) -> None:
         assert self.path is not None
         manifest = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
             "seq": self._checkpoint_seq,
             "checkpoint_lsn": lsn,
             "next_block_id": self._next_block,
@@ -390,7 +418,9 @@ class Store:
                 for name, (explicit, blocks) in layout.items()
             },
         }
-        atomic_write_bytes(self.path / "manifest.json", orjson.dumps(manifest))
+        atomic_write_bytes(
+            self.path / "manifest.json", dump_checked(MANIFEST_FORMAT, MANIFEST_VERSION, manifest)
+        )
         self._manifest_lsn = lsn
 
     def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
