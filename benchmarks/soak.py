@@ -238,7 +238,9 @@ def main() -> None:
     server = Server(data, port)
     try:
         pc = Pinecone(api_key="soak", host=server.url)
-        pc.create_index("soak", dimension=DIM, metric="euclidean", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
+        pc.create_index(
+            "soak", dimension=DIM, metric="euclidean", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+        )
         index = pc.Index(host=pc.describe_index("soak").host)
         model = Model(args.ids)
         stats = Counters()
@@ -255,7 +257,9 @@ def main() -> None:
         end = started + args.minutes * 60
         samples: list[tuple[float, float, int]] = []
         print(f"soak: {args.minutes} min, {args.writers}w/{args.deleters}d/{args.readers}r, {args.ids} ids")
-        print(f"{'t (s)':>7} {'RSS MB':>8} {'live':>7} {'upserted':>9} {'deleted':>8} {'fetches':>8} {'err':>4}")
+        print(
+            f"{'t (s)':>7} {'RSS MB':>8} {'live':>7} {'upserted':>9} {'deleted':>8} {'fetches':>8} {'err':>4}"
+        )
         while True:
             now = time.monotonic()
             samples.append((now - started, server.rss_mb(), len(model.live)))
@@ -280,13 +284,17 @@ def main() -> None:
         half = [s for s in samples if s[0] >= samples[-1][0] / 2]
         growth = half[-1][1] - half[0][1] if len(half) > 1 else 0.0
         print()
-        print(f"operations: {stats.upserts} records upserted, {stats.deletes} deleted, "
-              f"{stats.fetches} fetches, {stats.queries} queries, {stats.errors} request errors")
+        print(
+            f"operations: {stats.upserts} records upserted, {stats.deletes} deleted, "
+            f"{stats.fetches} fetches, {stats.queries} queries, {stats.errors} request errors"
+        )
         print(f"live checks during the run: {stats.live_wrong} wrong answers")
         print(f"final check before kill -9: {before}")
         print(f"final check after kill -9 + restart: {after}")
-        print(f"RSS: first {samples[0][1]:.1f} MB, max {max(s[1] for s in samples):.1f} MB, "
-              f"last {samples[-1][1]:.1f} MB; growth over the second half {growth:+.1f} MB")
+        print(
+            f"RSS: first {samples[0][1]:.1f} MB, max {max(s[1] for s in samples):.1f} MB, "
+            f"last {samples[-1][1]:.1f} MB; growth over the second half {growth:+.1f} MB"
+        )
         bad = sum(before.values()) + sum(after.values()) + stats.live_wrong
         print("RESULT:", "OK" if bad == 0 and stats.errors == 0 else "PROBLEMS FOUND")
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from spruce.cli.check import check, repair
 from spruce.cli.serve import serve
 
 
@@ -14,3 +15,5 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(check)
+main.add_command(repair)

@@ -39,6 +39,13 @@ from spruce.errors import SpruceError
     default=None,
     help="request bodies held at once, summed over requests; one past it gets 429 (default 256 MiB)",
 )
+@click.option(
+    "--wal-recovery",
+    type=click.Choice(["fail", "skip-corrupted"]),
+    default=None,
+    help="on a corrupt WAL: mark the index failed (default), or open it with every intact frame and "
+    "record what was lost",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -48,6 +55,7 @@ def serve(
     external_url: str | None,
     max_body_bytes: int | None,
     max_inflight_body_bytes: int | None,
+    wal_recovery: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -71,6 +79,8 @@ def serve(
         server = replace(server, max_inflight_body_bytes=max_inflight_body_bytes)
     data = data_dir or settings.data_dir or Path("./data")
     settings = replace(settings, data_dir=data, server=server)
+    if wal_recovery is not None:
+        settings = replace(settings, engine=replace(settings.engine, wal_recovery=wal_recovery))
 
     def ready(url: str) -> None:
         click.echo(f"Spruce is serving on {url} (data: {data})")

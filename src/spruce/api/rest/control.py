@@ -12,8 +12,9 @@ from spruce.api.rest.hosts import IndexHosts
 from spruce.api.rest.http import json_response, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
+from spruce.errors import IndexNotFoundError
 from spruce.service.catalog import Catalog
-from spruce.types import IndexInfo
+from spruce.types import IndexHealth, IndexInfo
 from spruce.wire import index_model
 
 API_VERSION_HEADER = "x-pinecone-api-version"
@@ -51,12 +52,23 @@ class ControlRoutes:
 
     def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
         version = request.headers.get(API_VERSION_HEADER)
-        return json_response(index_model.index_json(info, self.hosts.host(info.name), version), status)
+        health = self._health(info.name)
+        return json_response(
+            index_model.index_json(info, self.hosts.host(info.name), version, health), status
+        )
+
+    def _health(self, name: str) -> IndexHealth | None:
+        try:
+            return self.catalog.health(name)
+        except IndexNotFoundError:
+            return None  # deleted meanwhile
 
     async def list_indexes(self, request: Request) -> Response:
         infos = await run_in_threadpool(self.catalog.list_indexes)
         version = request.headers.get(API_VERSION_HEADER)
-        items = [index_model.index_json(i, self.hosts.host(i.name), version) for i in infos]
+        items = [
+            index_model.index_json(i, self.hosts.host(i.name), version, self._health(i.name)) for i in infos
+        ]
         return json_response({"indexes": items})
 
     async def _create(self, request: Request, spec: index_model.CreateIndex) -> Response:
