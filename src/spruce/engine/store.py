@@ -37,8 +37,8 @@ from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
 from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
-from spruce.engine.wal import RecoveryReport, Wal
-from spruce.errors import ClosedError
+from spruce.engine.wal import RecoveryReport, Wal, disk_full
+from spruce.errors import ClosedError, DiskFullError
 from spruce.types import FloatArray, Match, Record
 
 log = logging.getLogger("spruce.engine")
@@ -330,7 +330,7 @@ class Store:
             return
         try:
             self.checkpoint()
-        except OSError as exc:
+        except (OSError, DiskFullError) as exc:
             # The write that asked for it is already durable in the WAL: answering it with an error
             # would make an acknowledged-looking failure. The next write's checkpoint retries.
             log.error("checkpoint failed (the WAL keeps every write; retried later): %s", exc)
@@ -347,6 +347,15 @@ class Store:
                             sealed_now.append(sealed)
             self._after_seal(sealed_now)
             return
+        try:
+            self._checkpoint_to_disk()
+        except OSError as exc:
+            full = disk_full(exc, "writing a checkpoint")
+            if full is not None:
+                raise full from exc
+            raise
+
+    def _checkpoint_to_disk(self) -> None:
         with self._maintenance:
             with self._lock:
                 self._check_open()
