@@ -66,7 +66,9 @@ class Store:
         self._wal: Wal | None = None
         self._worker: _Worker | None = None
         self._ann_worker: _Worker | None = None
-        self._last_write = 0.0  # time.monotonic() of the latest write
+        # The clock background work is deferred by (a test may replace it to decide without waiting).
+        self.clock: Callable[[], float] = time.monotonic
+        self._last_write = 0.0  # self.clock() of the latest write
         self._maintenance_since = math.inf  # start of the running maintenance round
         self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
         self._compacting = threading.Lock()  # one compaction at a time
@@ -202,7 +204,7 @@ class Store:
                 lsn = self._wal.write(payload)
             self._apply(op)
             self._applied_lsn = max(self._applied_lsn, lsn)
-            self._last_write = time.monotonic()
+            self._last_write = self.clock()
             need_checkpoint = self._needs_checkpoint(op.namespace)
         if self._wal is not None:
             self._wal.sync(lsn)
@@ -367,6 +369,7 @@ class Store:
                 for ns in self._namespaces.values():
                     sealed = ns.seal_memtable()
                     if sealed is not None:
+                        sealed.sealed_at = self.clock()
                         new_blocks.append(sealed)
                 assert self._wal is not None
                 self._wal.rotate()
@@ -491,26 +494,36 @@ class Store:
         unindexed segment was sealed, and no longer than the backlog stays under
         `unindexed_max_bytes`, so exact scans stay bounded. Raises ClosedError once the store closes.
         """
-        quiet = self.config.ingest_quiet_ms / 1000.0
-        longest = self.config.ingest_defer_max_ms / 1000.0
         while True:
             if self._closing:
                 raise ClosedError("background work cancelled: the store is closing")
-            if self._urgent or quiet <= 0 or self._ann_worker is None:
-                return  # without a worker, builds run inline in the writer: never wait there
-            now = time.monotonic()
-            idle = now - self._last_write
-            if idle >= quiet:
+            wait = self.build_wait()
+            if wait is None:
                 return
-            backlog, oldest = self._backlog()
-            oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
-            if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
-                return
-            time.sleep(min(quiet - idle, 0.05))
+            time.sleep(wait)
+
+    def build_wait(self) -> float | None:
+        """None if deferred background work may go ahead now, else how long to wait before asking again.
+
+        Decided on `self.clock` alone (time.monotonic unless a test injects one), so it can be tested
+        without waiting."""
+        quiet = self.config.ingest_quiet_ms / 1000.0
+        longest = self.config.ingest_defer_max_ms / 1000.0
+        if self._urgent or quiet <= 0 or self._ann_worker is None:
+            return None  # without a worker, builds run inline in the writer: never wait there
+        now = self.clock()
+        idle = now - self._last_write
+        if idle >= quiet:
+            return None
+        backlog, oldest = self._backlog()
+        oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
+        if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
+            return None
+        return min(quiet - idle, 0.05)
 
     def maintain(self) -> None:
         """Background upkeep after a checkpoint: merge segments, then build missing HNSW graphs."""
-        self._maintenance_since = time.monotonic()
+        self._maintenance_since = self.clock()
         try:
             self._maintain()
         finally:
