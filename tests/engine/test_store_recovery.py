@@ -219,3 +219,16 @@ def test_version_1_manifest_and_segments_are_still_read(tmp_path: Path) -> None:
         got = db.Index("seg").fetch(ids=[f"p{p}-{i}" for p in range(2) for i in range(20)]).vectors
         assert len(got) == 39 and "p0-3" not in got
         assert np.allclose(got["p1-7"].values, [1.0, 7.0, 0.0, 1.0])
+
+
+def test_embedded_describe_reports_a_failed_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    checkpointed(data)
+    manifest = data / "indexes" / "seg" / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:-5])  # cut: no longer JSON
+    with spruce.Client(path=data) as db:
+        status = db.describe_index("seg").status
+        assert (status.ready, status.state) == (False, "InitializationFailed")
+        assert "manifest.json" in status.reason
+        listed = {m.name: m.status.ready for m in db.list_indexes()}
+        assert listed == {"seg": False, "fine": True}

@@ -9,6 +9,7 @@ directory, so a crash in between leaves at most an orphan directory, which the n
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import logging
 import os
@@ -255,6 +256,10 @@ class Catalog:
         """Whether the index serves, and why not (or what its recovery lost)."""
         with self._lock:
             self._info(name)
+            if name not in self._services and name not in self._failed and not self._closed:
+                # Not opened yet (embedded clients open lazily): only opening can tell.
+                with contextlib.suppress(IndexFailedError):
+                    self.index(name)
             failed = self._failed.get(name)
             if failed is not None:
                 return IndexHealth(ready=False, state="InitializationFailed", reason=failed)
