@@ -232,3 +232,31 @@ def test_embedded_describe_reports_a_failed_index(tmp_path: Path) -> None:
         assert "manifest.json" in status.reason
         listed = {m.name: m.status.ready for m in db.list_indexes()}
         assert listed == {"seg": False, "fine": True}
+
+
+@pytest.mark.parametrize("damage", ["flip", "no-checksum"])
+def test_damaged_graph_is_rebuilt_not_loaded(tmp_path: Path, damage: str) -> None:
+    data = tmp_path / "data"
+    config = EngineConfig(background=False, ann_min_rows=200)
+    vectors = np.random.default_rng(3).standard_normal((300, DIM)).astype(np.float32)
+    with spruce.Client(path=data, config=config) as db:
+        db.create_index("g", dimension=DIM, metric="euclidean")
+        db.Index("g").upsert(vectors=[(f"v{i}", vectors[i]) for i in range(300)])
+        db.Index("g").flush(optimize=False)
+    (seg,) = segment_dirs(data, "g")
+    graph = seg / "hnsw.faiss"
+    if damage == "flip":
+        raw = bytearray(graph.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        graph.write_bytes(bytes(raw))
+    else:
+        (seg / "hnsw.crc").unlink()  # as if the process died between the graph and its checksum
+    before = graph.read_bytes()
+    with spruce.Client(path=data, config=config) as db:
+        index = db.Index("g")
+        assert index._svc.store.namespaces[""].sealed[0].ann is not None  # rebuilt at open
+        for i in range(0, 300, 37):
+            assert index.query(vector=vectors[i], top_k=1).matches[0].id == f"v{i}"
+    assert (seg / "hnsw.crc").exists()  # the rebuilt graph is saved with its checksum
+    if damage == "flip":
+        assert graph.read_bytes() != before

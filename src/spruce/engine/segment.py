@@ -8,6 +8,8 @@
       alive-<v>-<crc>.npy  packed deletion bitmap (bit set = row alive), one per checkpoint that changed
                        it; <crc> (8 hex digits) is its CRC-32 (version 1 wrote alive-<v>.npy, unchecked)
       hnsw.faiss       the block's HNSW graph, written later by the background builder (optional)
+      hnsw.crc         its CRC-32 and size (checked JSON), written after it; a graph that fails it (or, in
+                       a version 2 segment, has none) is derived data: dropped and rebuilt, never loaded
       segment.json     {"format":"spruce-segment","version":2,"n","dimension","crc32":{file: crc}, plus
                        the document's own CRC (see checked_json.py)}
 
@@ -20,6 +22,7 @@ readers only once the manifest names it. Nothing is pickled (np.load runs with a
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -35,8 +38,10 @@ from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import fsync_dir
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
-from spruce.errors import SegmentCorruptionError
+from spruce.errors import CorruptionError, SegmentCorruptionError
 from spruce.types import FloatArray, Metadata
+
+log = logging.getLogger("spruce.engine")
 
 FORMAT = "spruce-segment"
 VERSION = 2
@@ -101,6 +106,49 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
     os.replace(tmp, final)
     fsync_dir(root)
     return final
+
+
+_GRAPH_CRC = "hnsw.crc"
+_GRAPH_FORMAT = "spruce-graph-checksum"
+
+
+def seal_graph(graph: Path) -> None:
+    """Record the saved graph's checksum beside it (faiss files carry none of their own)."""
+    info = {"crc32": _crc(graph), "size": graph.stat().st_size}
+    target = graph.with_name(_GRAPH_CRC)
+    with open(target.with_suffix(".tmp"), "wb") as f:
+        f.write(dump_checked(_GRAPH_FORMAT, 1, info))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(target.with_suffix(".tmp"), target)
+    fsync_dir(graph.parent)
+
+
+def graph_trusted(seg_dir: Path) -> bool:
+    """Whether `hnsw.faiss` may be loaded: it matches its checksum (or predates checksums, format 1).
+
+    A damaged graph is removed, so the background builder makes a new one from the segment's vectors."""
+    graph = seg_dir / "hnsw.faiss"
+    try:
+        raw = (seg_dir / _GRAPH_CRC).read_bytes()
+    except FileNotFoundError:
+        legacy = orjson.loads((seg_dir / "segment.json").read_bytes()).get("version") == _V1
+        if legacy:
+            return True
+        problem = "has no checksum (its write was interrupted)"
+    else:
+        try:
+            info = load_checked(raw, _GRAPH_FORMAT, (1,), seg_dir / _GRAPH_CRC)
+            ok = graph.stat().st_size == info["size"] and _crc(graph) == info["crc32"]
+            problem = "" if ok else "fails its checksum"
+        except (CorruptionError, OSError) as exc:
+            problem = f"cannot be verified ({exc})"
+    if not problem:
+        return True
+    log.error("HNSW graph %s %s: removed; it is rebuilt from the segment's vectors", graph, problem)
+    graph.unlink(missing_ok=True)
+    (seg_dir / _GRAPH_CRC).unlink(missing_ok=True)
+    return False
 
 
 def map_vectors(seg_dir: Path) -> FloatArray:

@@ -36,7 +36,14 @@ from spruce.engine.namespace import Namespace
 from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
+from spruce.engine.segment import (
+    graph_trusted,
+    map_vectors,
+    read_segment,
+    seal_graph,
+    write_alive,
+    write_segment,
+)
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
 from spruce.errors import ClosedError, DiskFullError
 from spruce.types import FloatArray, Match, Record
@@ -136,7 +143,7 @@ class Store:
                     block.persisted = True
                     block.alive_file = alive_file
                     ann_path = seg_dir / "hnsw.faiss"
-                    if ann_path.exists():
+                    if ann_path.exists() and graph_trusted(seg_dir):
                         block.ann = AnnIndex.load(ann_path, self.metric)
                     ns.add_sealed(block)
         self._collect_garbage(live_dirs)
@@ -583,6 +590,7 @@ class Store:
             path = self._graph_path(block)
             if path.parent.exists():
                 index.save(path)
+                seal_graph(path)
         block.ann = index
 
     def load_ann(self, block: RowBlock) -> None:
