@@ -282,3 +282,21 @@ def test_random_flips(
     reported = {n for x in report.damage for n in range(x.first_lost, x.last_lost + 1)}  # type: ignore[attr-defined]
     assert reported == lost
     assert report.torn_bytes == (sum(f.end - f.start for f in frames if f.lsn in tail))  # type: ignore[attr-defined]
+
+
+def test_files_missing_before_the_first_are_caught_against_the_checkpoint(
+    tmp_path: Path, pristine: tuple[Path, list[Frame]]
+) -> None:
+    src, frames = pristine
+    d = copy(src, tmp_path / "case")
+    os.unlink(d / frames[0].file)  # the oldest file, though the checkpoint covers none of its frames
+    with pytest.raises(WalCorruptionError, match=rf"frames 1..{FRAMES_PER_FILE} \("):
+        Wal.open(d, covered_lsn=0)
+    wal, _ = Wal.open(d, covered_lsn=FRAMES_PER_FILE)  # as truncate_before leaves it: fine
+    wal.close()
+
+
+def test_an_emptied_wal_directory_continues_after_the_checkpoint(tmp_path: Path) -> None:
+    wal, report = Wal.open(tmp_path / "w", covered_lsn=41)
+    assert report.next_lsn == 42 and wal.append(b"x") == 42
+    wal.close()

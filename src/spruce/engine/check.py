@@ -78,7 +78,7 @@ def check_index(index_dir: Path) -> list[Problem]:
         files = list_files(wal_dir)
         if files:
             try:
-                _, damage, tail = analyse(files)
+                _, damage, tail = analyse(files, covered)
             except CorruptionError as exc:
                 problems.append(Problem("error", wal_dir, str(exc)))
             else:

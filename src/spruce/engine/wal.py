@@ -261,12 +261,14 @@ class Wal:
     ) -> tuple[Wal, RecoveryReport]:
         files = list_files(directory, sweep=True)
         if not files:
-            path = directory / wal_file_name(1)
+            # Past the checkpoint, so new frames are never mistaken for ones it already covers.
+            first = covered_lsn + 1
+            path = directory / wal_file_name(first)
             atomic_write_bytes(path, _HEADER_BYTES)
-            files.append(_File(1, path, FILE_HEADER_SIZE))
-            return cls(directory, files, 1, fsync, lock_fd), RecoveryReport(1, 0, 0, None)
+            files.append(_File(first, path, FILE_HEADER_SIZE))
+            return cls(directory, files, first, fsync, lock_fd), RecoveryReport(first, 0, 0, None)
 
-        scans, damage, tail = analyse(files)
+        scans, damage, tail = analyse(files, covered_lsn)
         harmful = [d for d in damage if not d.harmless(covered_lsn)]
         if harmful and recovery == "fail":
             raise corruption_error(directory, harmful)
@@ -646,16 +648,32 @@ def list_files(directory: Path, sweep: bool = False) -> list[_File]:
     return files
 
 
-def analyse(files: Sequence[_File]) -> tuple[list[FileScan], list[Damage], Damage | None]:
+def analyse(
+    files: Sequence[_File], covered_lsn: int = 0
+) -> tuple[list[FileScan], list[Damage], Damage | None]:
     """Scan every file; return the scans, the corruption found and the torn tail (if any).
 
     Reads only. Damage reaching the end of a file with nothing valid after it is a torn tail in
-    the last file and lost frames (up to the next file's first LSN) in any other.
+    the last file and lost frames (up to the next file's first LSN) in any other. The first file
+    must start at or before `covered_lsn + 1` (the checkpoint covers everything before it).
     """
     scans: list[FileScan] = []
     damage: list[Damage] = []
     tail: Damage | None = None
     expected: int | None = None
+    if files and files[0].first_lsn > covered_lsn + 1:
+        damage.append(
+            Damage(
+                files[0].path,
+                0,
+                0,
+                covered_lsn + 1,
+                files[0].first_lsn - 1,
+                f"the WAL starts at LSN {files[0].first_lsn}, but the checkpoint covers only up to "
+                f"LSN {covered_lsn} (missing or extra file)",
+                "missing",
+            )
+        )
     for i, f in enumerate(files):
         if f.first_lsn < 1:
             raise WalCorruptionError(f"WAL file {f.path} has first LSN 0", str(f.path), 0)
