@@ -110,7 +110,8 @@ def test_server_disk_full_answers_507_and_recovers(tmp_path: Path, launcher: Any
                 metric="euclidean",
                 spec=ServerlessSpec(cloud="aws", region="us-east-1"),
             )
-            index = pc.Index(host=pc.describe_index("full").host)
+            index_host = pc.describe_index("full").host
+            index = pc.Index(host=index_host)
             fill(disk / "filler", leave=64 * 1024)
             acked: set[str] = set()
             start = 0
@@ -121,6 +122,15 @@ def test_server_disk_full_answers_507_and_recovers(tmp_path: Path, launcher: Any
                     start += 20
             assert info.value.status_code == 507
             assert "disk is full" in str(info.value)
+            # gRPC (the SDK's bulk-load path): RESOURCE_EXHAUSTED with the same message.
+            grpc_index = Pinecone(api_key="k", grpc_scheme="http").index(host=index_host, grpc=True)
+            try:
+                with pytest.raises(ApiError) as grpc_info:
+                    grpc_index.upsert(vectors=batch(start), show_progress=False)
+                assert grpc_info.value.error_code == "RESOURCE_EXHAUSTED"
+                assert "disk is full" in str(grpc_info.value)
+            finally:
+                grpc_index.close()
             assert set(index.fetch(ids=sorted(acked)).vectors) == acked
             assert index.query(vector=[1.0] * DIM, top_k=3).matches
             os.unlink(disk / "filler")
