@@ -265,7 +265,7 @@ class Catalog:
                 return IndexHealth(ready=False, state="InitializationFailed", reason=failed)
             service = self._services.get(name)
             report = None if service is None else service.store.recovery
-            if report is not None and report.damage:
+            if report is not None and any(d.lost_frames or d.quarantined for d in report.damage):
                 lost = report.lost_frames
                 return IndexHealth(
                     ready=True,

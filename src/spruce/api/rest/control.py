@@ -50,9 +50,9 @@ class ControlRoutes:
             RouteSpec("DELETE", "/indexes/{name}", "delete_index", "Delete an index", self.delete_index),
         ]
 
-    def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
+    async def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
         version = request.headers.get(API_VERSION_HEADER)
-        health = self._health(info.name)
+        health = await run_in_threadpool(self._health, info.name)  # may wait on the catalogue lock
         return json_response(
             index_model.index_json(info, self.hosts.host(info.name), version, health), status
         )
@@ -66,8 +66,10 @@ class ControlRoutes:
     async def list_indexes(self, request: Request) -> Response:
         infos = await run_in_threadpool(self.catalog.list_indexes)
         version = request.headers.get(API_VERSION_HEADER)
+        healths = await run_in_threadpool(lambda: [self._health(i.name) for i in infos])
         items = [
-            index_model.index_json(i, self.hosts.host(i.name), version, self._health(i.name)) for i in infos
+            index_model.index_json(i, self.hosts.host(i.name), version, h)
+            for i, h in zip(infos, healths, strict=True)
         ]
         return json_response({"indexes": items})
 
@@ -77,7 +79,7 @@ class ControlRoutes:
         name = spec.name
         info = await run_in_threadpool(lambda: self.catalog.create_index(name, **kwargs))
         await self.hosts.opened(info.name)
-        return self._json(request, info, 201)
+        return await self._json(request, info, 201)
 
     async def create_index(self, request: Request) -> Response:
         body = await read_json(request, self.config.max_body_bytes)
@@ -90,7 +92,7 @@ class ControlRoutes:
     async def describe_index(self, request: Request) -> Response:
         name = request.path_params["name"]
         info = await run_in_threadpool(self.catalog.describe_index, name)
-        return self._json(request, info)
+        return await self._json(request, info)
 
     async def configure_index(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -100,7 +102,7 @@ class ControlRoutes:
                 name, deletion_protection=change.deletion_protection, tags=change.tags
             )
         )
-        return self._json(request, info)
+        return await self._json(request, info)
 
     async def delete_index(self, request: Request) -> Response:
         name = request.path_params["name"]
