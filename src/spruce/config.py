@@ -55,6 +55,13 @@ class EngineConfig:
     background: bool = field(
         default=True, metadata={"help": "build ANN indexes and compact in the background"}
     )
+    wal_recovery: str = field(
+        default="fail",
+        metadata={
+            "help": "on a corrupt (not merely torn) WAL: 'fail' refuses to open the index, "
+            "'skip-corrupted' opens it with every intact frame and records what was lost"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.ann_target_recall <= 1.0:
@@ -160,6 +167,8 @@ class Settings:
                     value = raw.lower() in ("1", "true", "yes", "on")
                 elif isinstance(getattr(engine, f.name), float):
                     value = _parse_float(key, raw)
+                elif isinstance(getattr(engine, f.name), str):
+                    value = raw
                 else:
                     value = _parse_int(key, raw)
                 engine = replace(engine, **{f.name: value})  # type: ignore[arg-type]

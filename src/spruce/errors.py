@@ -14,12 +14,14 @@
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
     ├── ResourceExhaustedError
+    │   └── DiskFullError           (ENOSPC / EDQUOT: the write was not acknowledged)
     ├── ClosedError                 (using a closed client or store)
     ├── ModelUnavailableError       (a model's files are not installed)
     └── CorruptionError
         ├── WalCorruptionError
         ├── SegmentCorruptionError
-        └── BackupCorruptionError   (a damaged backup: the request cannot be served, not our bug)
+        ├── BackupCorruptionError   (a damaged backup: the request cannot be served, not our bug)
+        └── IndexFailedError        (an index that could not be opened; the others serve)
 
 The servers translate these to HTTP / gRPC / Pinecone codes in one table (`spruce.wire.errors`).
 Anything that is not a `SpruceError` is our own bug and becomes a 500 / INTERNAL.
@@ -93,6 +95,8 @@ class WalCorruptionError(CorruptionError):
         super().__init__(message)
         self.path = path
         self.offset = offset
+        # The recovery.Damage entries found, when a WAL scan raised this (the engine's type).
+        self.damage: list[object] = []
 
 
 class SegmentCorruptionError(CorruptionError):
@@ -113,3 +117,11 @@ class BackupCorruptionError(CorruptionError):
 
 class UnsupportedMediaTypeError(InvalidArgumentError):
     pass
+
+
+class DiskFullError(ResourceExhaustedError):
+    pass
+
+
+class IndexFailedError(CorruptionError):
+    """The index could not be opened (damaged files): it answers with this until repaired."""

@@ -106,3 +106,13 @@ class Page:
 
     items: list[str]
     next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexHealth:
+    """An index's serving state, as describe_index reports it (`state` is one of Pinecone's)."""
+
+    ready: bool = True
+    state: str = "Ready"
+    reason: str | None = None
+    lost_frames: int = 0  # WAL frames a skip-corrupted recovery could not read when it opened

@@ -414,7 +414,7 @@ def test_registry_entries_removed_when_connection_closes(harness: Harness) -> No
     stub.DescribeIndexStats(pb.DescribeIndexStatsRequest())
     assert registry.connections("regtest") == 1
     channel.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # generous: only a hung close makes it run out
     while registry.connections("regtest") and time.monotonic() < deadline:
         time.sleep(0.02)
     assert registry.connections("regtest") == 0
@@ -434,7 +434,7 @@ def test_close_index_ends_its_connections_only(harness: Harness) -> None:
         assert registry.connections("closing") == 0
         assert registry.connections("other") == kept
         # A client whose connection was closed reconnects transparently on its next call.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # generous: only a hung close makes it run out
         while True:
             try:
                 assert closing.DescribeIndexStats(pb.DescribeIndexStatsRequest()).dimension == 2

@@ -5,23 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 
 from spruce.api.rest.data import _Calls
 
 
 def test_cpu_bound_calls_run_at_most_one_per_core() -> None:
     calls = _Calls()
-    lock = threading.Lock()
+    limit = min(8, os.cpu_count() or 1)
+    changed = threading.Condition()
     running = peak = 0
 
     def work() -> int:
         nonlocal running, peak
-        with lock:
+        with changed:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
-        with lock:
+            changed.notify_all()
+            # Hold the slot until `limit` calls have overlapped (an event, not a sleep, so a slow machine
+            # cannot make the calls run one after another); a limit never reached times out below.
+            changed.wait_for(lambda: peak >= limit, timeout=120)
             running -= 1
         return 1
 
@@ -29,7 +31,7 @@ def test_cpu_bound_calls_run_at_most_one_per_core() -> None:
         return await asyncio.gather(*[calls.pooled_cpu_bound(work) for _ in range(8)])
 
     assert asyncio.run(main()) == [1] * 8
-    assert peak == min(8, os.cpu_count() or 1)
+    assert peak == limit
     assert calls.in_flight == 0
 
 

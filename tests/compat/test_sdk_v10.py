@@ -280,6 +280,17 @@ def test_sdk_retries_429_from_the_body_budget(tmp_path: Path, launcher: Any) -> 
         assert launcher.stop(server) == 0
 
 
+def _wait_until_refused(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"port {port} still accepts connections after SIGTERM")
+
+
 def test_sigterm_finishes_in_flight_request(tmp_path: Path, launcher: Any) -> None:
     server = launcher.start(tmp_path / "data")
     with Pinecone(api_key="k", host=server.url) as pc:
@@ -288,12 +299,19 @@ def test_sigterm_finishes_in_flight_request(tmp_path: Path, launcher: Any) -> No
     port = int(host.rsplit(":", 1)[1])
     body = b'{"vectors":[{"id":"late","values":[1,0,0,0,0,0,0,0]}]}'
     head = "POST /vectors/upsert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-    head += f"Content-Length: {len(body)}\r\n\r\n"
+    # Expect: 100-continue makes the server say when the handler starts reading the body: an event to
+    # wait on, instead of a sleep that a loaded machine can outlast.
+    head += f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(head.encode() + body[:10])
-        time.sleep(0.3)
+        sock.settimeout(30)
+        sock.sendall(head.encode())
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += sock.recv(1)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        sock.sendall(body[:10])
         server.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        _wait_until_refused(port)  # shutdown has begun: the listener is closed
         sock.sendall(body[10:])
         sock.settimeout(10)
         # The server answers with "connection: close" while shutting down: read to EOF.

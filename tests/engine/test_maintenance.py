@@ -49,19 +49,38 @@ def all_ids(index: spruce.Index) -> set[str]:
     return {i for page in index.list() for i in page}
 
 
+class FakeClock:
+    """The store's clock, moved only by the test: deferral is decided without waiting for real time."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_for(condition: Any, what: str, timeout: float = 600.0) -> None:
+    """Poll a condition of background work (generous timeout: a loaded machine only makes it later)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 def test_hnsw_builds_wait_while_writes_stream_in(tmp_path: Path) -> None:
     config = EngineConfig(memtable_max_rows=500, ann_min_rows=400, ingest_quiet_ms=60_000)
     with spruce.Client(path=tmp_path / "db", config=config) as client:
         client.create_index("m", dimension=DIM, metric="cosine")
         index = client.Index("m")
+        store = store_of(index)
+        store.clock = FakeClock()  # never advances: writes are always "just now"
         for start in range(0, 2_000, 250):
             index.upsert(vectors=rows(start, start + 250))
-        deadline = time.monotonic() + 30
-        while sum(b.n for b in sealed(index)) < 1_500 and time.monotonic() < deadline:
-            time.sleep(0.05)  # checkpoints are not deferred: segments appear
-        time.sleep(0.3)
+        wait_for(lambda: sum(b.n for b in sealed(index)) >= 1_500, "checkpoints (they are not deferred)")
+        assert store.build_wait() is not None, "a build may start although writes were recent"
         blocks = sealed(index)
-        assert sum(b.n for b in blocks) >= 1_500 and max(b.n for b in blocks) >= config.ann_min_rows
+        assert max(b.n for b in blocks) >= config.ann_min_rows
         assert all(b.ann is None for b in blocks), "a build started although writes were recent"
         # Deferred rows are searched exactly: every record is found by its own vector.
         for rid, vec, _ in rows(0, 2_000)[::97]:
@@ -77,6 +96,8 @@ def test_hnsw_builds_wait_while_writes_stream_in(tmp_path: Path) -> None:
     ids=["backlog-over-cap", "oldest-segment-waited-long-enough"],
 )
 def test_builds_start_under_writes_that_never_pause(tmp_path: Path, cap: int, longest_ms: int) -> None:
+    """Writes never pause for the quiet period (the injected clock only moves when the test says), yet
+    a build goes ahead once the backlog passes its cap, or once the oldest segment has waited long enough."""
     config = EngineConfig(
         memtable_max_rows=500,
         ann_min_rows=400,
@@ -87,13 +108,20 @@ def test_builds_start_under_writes_that_never_pause(tmp_path: Path, cap: int, lo
     with spruce.Client(path=tmp_path / "db", config=config) as client:
         client.create_index("m", dimension=DIM, metric="cosine")
         index = client.Index("m")
-        index.upsert(vectors=rows(0, 100))
-        deadline = time.monotonic() + 60
-        start = 100
-        while not any(b.ann is not None for b in sealed(index)):
-            assert time.monotonic() < deadline, "no HNSW graph was built under a never-pausing load"
-            index.upsert(vectors=rows(start % 3_000, start % 3_000 + 100))
-            start += 100
+        store = store_of(index)
+        clock = FakeClock()
+        store.clock = clock
+        index.upsert(vectors=rows(0, 600))  # 500 rows are sealed by a background checkpoint
+        wait_for(lambda: any(b.persisted for b in sealed(index)), "the checkpoint")
+        index.upsert(vectors=rows(600, 700))  # a write just now: not quiet
+        if cap == 1:
+            assert store.build_wait() is None  # the unindexed backlog is over its cap
+        else:
+            assert store.build_wait() is not None  # the segment has not waited long enough yet
+            clock.now += longest_ms / 1000 + 1
+            index.upsert(vectors=rows(700, 800))  # still writing: never quiet
+            assert store.build_wait() is None
+        wait_for(lambda: any(b.ann is not None for b in sealed(index)), "an HNSW graph")
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "dotproduct"])
@@ -192,9 +220,12 @@ def test_a_maintenance_round_waits_for_quiet_at_most_the_defer_limit(tmp_path: P
     with spruce.Client(path=tmp_path / "db", config=config) as client:
         client.create_index("m", dimension=DIM, metric="cosine")
         index = client.Index("m")
-        index.upsert(vectors=rows(0, 10))  # a write just now: not quiet
         store = store_of(index)
-        store._maintenance_since = time.monotonic()
-        started = time.monotonic()
-        store.yield_to_writes()
-        assert time.monotonic() - started < 30, "waited for the quiet period, not the defer limit"
+        clock = FakeClock()
+        store.clock = clock
+        index.upsert(vectors=rows(0, 10))  # a write just now: not quiet
+        store._maintenance_since = clock.now
+        assert store.build_wait() is not None
+        clock.now += 0.5  # past the defer limit, far from the quiet period
+        assert store.build_wait() is None, "waits for the quiet period, not the defer limit"
+        store.yield_to_writes()  # and so returns at once

@@ -163,7 +163,9 @@ def large() -> Iterator[Built]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the first one builds a 100k x 768 graph: minutes on a loaded 2-core machine
+# Building 100k x 768 HNSW graphs took 215 s (and once > 300 s) at load 9 on 2 cores: the global
+# 300 s timeout is a machine-speed assertion for this one.
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("selectivity", list(SELECTIVITIES))
 def test_recall_100k_768_cosine(large: Built, selectivity: str) -> None:
     blocks = hnsw_blocks(large)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from spruce.cli.backup import backup, backups, restore
+from spruce.cli.check import check, repair
 from spruce.cli.models import models
 from spruce.cli.serve import serve
 from spruce.cli.transfer import export_command, import_command
@@ -23,3 +24,5 @@ main.add_command(restore)
 main.add_command(backups)
 main.add_command(import_command)
 main.add_command(export_command)
+main.add_command(check)
+main.add_command(repair)

@@ -65,6 +65,13 @@ from spruce.service.inference import get_registry
     default=None,
     help="JSON file of named storage credentials that imports select by integrationId",
 )
+@click.option(
+    "--wal-recovery",
+    type=click.Choice(["fail", "skip-corrupted"]),
+    default=None,
+    help="on a corrupt WAL: mark the index failed (default), or open it with every intact frame and "
+    "record what was lost",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -79,6 +86,7 @@ def serve(
     tls_key: Path | None,
     s3_endpoint: str | None,
     storage_integrations: Path | None,
+    wal_recovery: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -116,6 +124,8 @@ def serve(
     except SpruceError as exc:
         raise click.UsageError(exc.message) from None
     settings = replace(settings, data_dir=data, server=server, imports=imports)
+    if wal_recovery is not None:
+        settings = replace(settings, engine=replace(settings.engine, wal_recovery=wal_recovery))
 
     def ready(url: str) -> None:
         click.echo(f"Spruce is serving on {url} (data: {data})")

@@ -35,7 +35,7 @@ from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
 from spruce.service.imports import ImportManager
-from spruce.types import Record, SparseVector
+from spruce.types import IndexInfo, Record, SparseVector
 
 
 class Client(ClientRecords, BackupMethods):
@@ -93,10 +93,18 @@ class Client(ClientRecords, BackupMethods):
         return IndexModel.of(info, host=self._host(name))
 
     def describe_index(self, name: str) -> IndexModel:
-        return IndexModel.of(self.catalog.describe_index(name), host=self._host(name))
+        return self._model(self.catalog.describe_index(name))
 
     def list_indexes(self) -> IndexList:
-        return IndexList(IndexModel.of(i, host=self._host(i.name)) for i in self.catalog.list_indexes())
+        return IndexList(self._model(i) for i in self.catalog.list_indexes())
+
+    def _model(self, info: IndexInfo) -> IndexModel:
+        model = IndexModel.of(info, host=self._host(info.name))
+        health = self.catalog.health(info.name)
+        if not health.ready or health.reason:
+            # An index whose files are damaged says so here, as the server's describe_index does.
+            model["status"] = Obj(ready=health.ready, state=health.state, reason=health.reason)
+        return model
 
     def has_index(self, name: str) -> bool:
         return self.catalog.has_index(name)

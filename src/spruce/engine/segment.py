@@ -5,9 +5,16 @@
       norms.npy        float32 (n,) squared norms, so opening never reads the vectors
       sparse.npz-less  indptr.npy int64 (n+1), sindices.npy uint32, svalues.npy float32
       rows.arrow       Arrow IPC file: `id` (utf8), `metadata` (utf8 JSON or null)
-      alive-<v>.npy    packed deletion bitmap (bit set = row alive), one per checkpoint that changed it
+      alive-<v>-<crc>.npy  packed deletion bitmap (bit set = row alive), one per checkpoint that changed
+                       it; <crc> (8 hex digits) is its CRC-32 (version 1 wrote alive-<v>.npy, unchecked)
       hnsw.faiss       the block's HNSW graph, written later by the background builder (optional)
-      segment.json     {"format":"spruce-segment","version":1,"n","dimension","crc32":{file: crc}}
+      hnsw.crc         its CRC-32 and size (checked JSON), written after it; a graph that fails it (or, in
+                       a version 2 segment, has none) is derived data: dropped and rebuilt, never loaded
+      segment.json     {"format":"spruce-segment","version":2,"n","dimension","crc32":{file: crc}, plus
+                       the document's own CRC (see checked_json.py)}
+
+Version 2 checksums every file (version 1, still read, covered rows.arrow and the sparse arrays only);
+`read_segment` verifies them all on open, so a damaged segment is reported, never served.
 
 Files are written to a temporary directory, fsync'd, and renamed into place; a segment exists for
 readers only once the manifest names it. Nothing is pickled (np.load runs with allow_pickle=False).
@@ -15,7 +22,10 @@ readers only once the manifest names it. Nothing is pickled (np.load runs with a
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import shutil
 import zlib
 from pathlib import Path
 
@@ -24,15 +34,20 @@ import orjson
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import fsync_dir
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
-from spruce.errors import SegmentCorruptionError
+from spruce.errors import CorruptionError, SegmentCorruptionError
 from spruce.types import FloatArray, Metadata
 
+log = logging.getLogger("spruce.engine")
+
 FORMAT = "spruce-segment"
-VERSION = 1
-_CHECKED = ("rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
+VERSION = 2
+_V1 = 1
+_CHECKED = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
+_ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
 
 
 def _crc(path: Path) -> int:
@@ -54,7 +69,17 @@ def write_segment(root: Path, block: RowBlock) -> Path:
     """Write the block's rows (all n of them; deletions live in alive bitmaps) as a segment."""
     final = root / f"{block.block_id:012d}"
     tmp = root / f".{block.block_id:012d}.tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_segment(root, block, final, tmp)
+    except BaseException:
+        # A full disk must not keep the half-written copy: it holds the space the retry needs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     n = block.n
     _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
     _save_npy(tmp / "norms.npy", np.ascontiguousarray(block.sq_norms[:n]))
@@ -69,21 +94,61 @@ def write_segment(root: Path, block: RowBlock) -> Path:
             writer.write_table(table)
         f.flush()
         os.fsync(f.fileno())
-    info = {
-        "format": FORMAT,
-        "version": VERSION,
-        "n": n,
-        "dimension": block.dimension,
-        "crc32": {name: _crc(tmp / name) for name in _CHECKED},
-    }
+    info = {"n": n, "dimension": block.dimension, "crc32": {name: _crc(tmp / name) for name in _CHECKED}}
     with open(tmp / "segment.json", "wb") as f:
-        f.write(orjson.dumps(info))
+        f.write(dump_checked(FORMAT, VERSION, info))
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(tmp)
+    if final.exists():
+        # Written by a checkpoint whose manifest never landed (e.g. the disk filled): not live, redo it.
+        shutil.rmtree(final)
     os.replace(tmp, final)
     fsync_dir(root)
     return final
+
+
+_GRAPH_CRC = "hnsw.crc"
+_GRAPH_FORMAT = "spruce-graph-checksum"
+
+
+def seal_graph(graph: Path) -> None:
+    """Record the saved graph's checksum beside it (faiss files carry none of their own)."""
+    info = {"crc32": _crc(graph), "size": graph.stat().st_size}
+    target = graph.with_name(_GRAPH_CRC)
+    with open(target.with_suffix(".tmp"), "wb") as f:
+        f.write(dump_checked(_GRAPH_FORMAT, 1, info))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(target.with_suffix(".tmp"), target)
+    fsync_dir(graph.parent)
+
+
+def graph_trusted(seg_dir: Path) -> bool:
+    """Whether `hnsw.faiss` may be loaded: it matches its checksum (or predates checksums, format 1).
+
+    A damaged graph is removed, so the background builder makes a new one from the segment's vectors."""
+    graph = seg_dir / "hnsw.faiss"
+    try:
+        raw = (seg_dir / _GRAPH_CRC).read_bytes()
+    except FileNotFoundError:
+        legacy = orjson.loads((seg_dir / "segment.json").read_bytes()).get("version") == _V1
+        if legacy:
+            return True
+        problem = "has no checksum (its write was interrupted)"
+    else:
+        try:
+            info = load_checked(raw, _GRAPH_FORMAT, (1,), seg_dir / _GRAPH_CRC)
+            ok = graph.stat().st_size == info["size"] and _crc(graph) == info["crc32"]
+            problem = "" if ok else "fails its checksum"
+        except (CorruptionError, OSError) as exc:
+            problem = f"cannot be verified ({exc})"
+    if not problem:
+        return True
+    log.error("HNSW graph %s %s: removed; it is rebuilt from the segment's vectors", graph, problem)
+    graph.unlink(missing_ok=True)
+    (seg_dir / _GRAPH_CRC).unlink(missing_ok=True)
+    return False
 
 
 def map_vectors(seg_dir: Path) -> FloatArray:
@@ -95,22 +160,50 @@ def map_vectors(seg_dir: Path) -> FloatArray:
 
 
 def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
-    name = f"alive-{version}.npy"
-    _save_npy(seg_dir / name, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
+    tmp = seg_dir / f".alive-{version}.tmp"
+    try:
+        _save_npy(tmp, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
+        name = f"alive-{version}-{_crc(tmp):08x}.npy"
+        os.replace(tmp, seg_dir / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return name
 
 
-def read_segment(seg_dir: Path, block_id: int, alive_file: str | None) -> RowBlock:
+def verify_segment(seg_dir: Path, alive_file: str | None) -> dict[str, object]:
+    """Check every checksum of the segment; return its segment.json, or raise SegmentCorruptionError."""
     try:
-        info = orjson.loads((seg_dir / "segment.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
+        raw = (seg_dir / "segment.json").read_bytes()
+    except OSError as exc:
         raise SegmentCorruptionError(f"segment {seg_dir} has no readable segment.json: {exc}") from exc
-    if info.get("format") != FORMAT or info.get("version") != VERSION:
-        raise SegmentCorruptionError(f"segment {seg_dir}: unknown format {info.get('format')!r}")
-    for name, crc in info["crc32"].items():
-        if _crc(seg_dir / name) != crc:
-            raise SegmentCorruptionError(f"segment {seg_dir}: checksum mismatch in {name}")
-    n, d = int(info["n"]), int(info["dimension"])
+    info = load_checked(
+        raw, FORMAT, (VERSION,), seg_dir / "segment.json", (_V1,), error=SegmentCorruptionError
+    )
+    names = dict(info["crc32"])
+    if alive_file is not None and (m := _ALIVE_RE.fullmatch(alive_file)):
+        names[alive_file] = int(m.group(1), 16)
+    for name, crc in names.items():
+        try:
+            actual = _crc(seg_dir / name)
+        except OSError as exc:
+            raise SegmentCorruptionError(f"segment {seg_dir}: cannot read {name}: {exc}") from exc
+        if actual != crc:
+            raise SegmentCorruptionError(f"segment {seg_dir}: checksum mismatch in {name} (damaged file)")
+    return info
+
+
+def read_segment(seg_dir: Path, block_id: int, alive_file: str | None) -> RowBlock:
+    info = verify_segment(seg_dir, alive_file)
+    try:
+        return _read_segment(seg_dir, block_id, alive_file, info)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        # Checksums passed (or a version 1 segment has none for this file) but it does not decode.
+        raise SegmentCorruptionError(f"segment {seg_dir} is damaged: {exc}") from exc
+
+
+def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: dict[str, object]) -> RowBlock:
+    n, d = int(info["n"]), int(info["dimension"])  # type: ignore[call-overload]
     dense = map_vectors(seg_dir)
     if dense.shape != (n, d) and not (d == 0 and dense.size == 0):  # sparse: no dense values
         raise SegmentCorruptionError(f"segment {seg_dir}: vectors shape {dense.shape} != {(n, d)}")

@@ -26,19 +26,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir
 from spruce.engine.namespace import Namespace
+from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import map_vectors, read_segment, write_alive, write_segment
-from spruce.engine.wal import Wal
-from spruce.errors import AlreadyExistsError, ClosedError, CorruptionError, InvalidArgumentError
+from spruce.engine.segment import (
+    graph_trusted,
+    map_vectors,
+    read_segment,
+    seal_graph,
+    write_alive,
+    write_segment,
+)
+from spruce.engine.wal import RecoveryReport, Wal, disk_full
+from spruce.errors import (
+    AlreadyExistsError,
+    ClosedError,
+    DiskFullError,
+    InvalidArgumentError,
+)
 from spruce.types import FloatArray, Match, Record
 
 if TYPE_CHECKING:
@@ -48,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("spruce.engine")
 
 MANIFEST_FORMAT = "spruce-manifest"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2 adds the CRC; version 1 manifests are still read
 _WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
@@ -70,7 +83,9 @@ class Store:
         self._wal: Wal | None = None
         self._worker: _Worker | None = None
         self._ann_worker: _Worker | None = None
-        self._last_write = 0.0  # time.monotonic() of the latest write
+        # The clock background work is deferred by (a test may replace it to decide without waiting).
+        self.clock: Callable[[], float] = time.monotonic
+        self._last_write = 0.0  # self.clock() of the latest write
         self._maintenance_since = math.inf  # start of the running maintenance round
         self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
         self._compacting = threading.Lock()  # one compaction at a time
@@ -78,6 +93,8 @@ class Store:
         # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
         # were undone before it (it did not exist then) and must not be replayed onto it.
         self._replay_floor: dict[str, int] = {}
+        # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
+        self.recovery: RecoveryReport | None = None
         if path is not None:
             self._open_from_disk(path)
         if config.background:
@@ -97,6 +114,10 @@ class Store:
             for block in opened:
                 if block.ann is not None and block.ann.mapped:
                     self._ann_worker.request(("load", block))
+        if self.recovery is not None and self.recovery.damage:
+            # Put the recovered frames in segments now, so the damaged WAL files are deleted and the
+            # next open (in any recovery mode) finds nothing left to skip.
+            self.checkpoint()
 
     # -- opening ----------------------------------------------------------------------------------
     def _block_id(self) -> int:
@@ -118,12 +139,9 @@ class Store:
         checkpoint_lsn = 0
         live_dirs: set[str] = set()
         if manifest_path.exists():
-            try:
-                manifest = orjson.loads(manifest_path.read_bytes())
-            except orjson.JSONDecodeError as exc:
-                raise CorruptionError(f"{manifest_path} is not valid JSON: {exc}") from exc
-            if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
-                raise CorruptionError(f"{manifest_path}: unknown manifest format")
+            manifest = load_checked(
+                manifest_path.read_bytes(), MANIFEST_FORMAT, (MANIFEST_VERSION,), manifest_path, (1,)
+            )
             checkpoint_lsn = int(manifest["checkpoint_lsn"])
             self._next_block = int(manifest["next_block_id"])
             self._checkpoint_seq = int(manifest["seq"])
@@ -140,13 +158,28 @@ class Store:
                     block.persisted = True
                     block.alive_file = alive_file
                     ann_path = seg_dir / "hnsw.faiss"
-                    if ann_path.exists():
+                    if ann_path.exists() and graph_trusted(seg_dir):
                         block.ann = AnnIndex.load(ann_path, self.metric)
                     ns.add_sealed(block)
         self._collect_garbage(live_dirs)
-        wal, report = Wal.open(path / "wal", fsync=self.config.fsync)
+        wal, report = Wal.open(
+            path / "wal",
+            fsync=self.config.fsync,
+            recovery=self.config.wal_recovery,
+            covered_lsn=checkpoint_lsn,
+        )
+        self.recovery = report
         if report.torn_bytes:
             log.warning("WAL had a torn tail of %d bytes (kept in %s)", report.torn_bytes, report.quarantined)
+        if report.lost_frames:
+            log.error(
+                "index %s opened with wal_recovery=%s: %d acknowledged WAL frame(s) were unreadable and "
+                "are lost (recorded in %s)",
+                path,
+                self.config.wal_recovery,
+                report.lost_frames,
+                record_recovery(path, report, self.config.wal_recovery),
+            )
         self._wal = wal
         self._applied_lsn = checkpoint_lsn
         self._manifest_lsn = checkpoint_lsn
@@ -195,7 +228,7 @@ class Store:
                 lsn = self._wal.write(payload)
             self._apply(op)
             self._applied_lsn = max(self._applied_lsn, lsn)
-            self._last_write = time.monotonic()
+            self._last_write = self.clock()
             need_checkpoint = self._needs_checkpoint(op.namespace)
         if self._wal is not None:
             self._wal.sync(lsn)
@@ -320,8 +353,13 @@ class Store:
     def _request_checkpoint(self) -> None:
         if self._worker is not None:
             self._worker.request("checkpoint")
-        else:
+            return
+        try:
             self.checkpoint()
+        except (OSError, DiskFullError) as exc:
+            # The write that asked for it is already durable in the WAL: answering it with an error
+            # would make an acknowledged-looking failure. The next write's checkpoint retries.
+            log.error("checkpoint failed (the WAL keeps every write; retried later): %s", exc)
 
     def checkpoint(self) -> None:
         """Seal memtables into segments and commit a manifest; no-op for in-memory stores."""
@@ -335,14 +373,27 @@ class Store:
                             sealed_now.append(sealed)
             self._after_seal(sealed_now)
             return
+        try:
+            self._checkpoint_to_disk()
+        except OSError as exc:
+            full = disk_full(exc, "writing a checkpoint")
+            if full is not None:
+                raise full from exc
+            raise
+
+    def _checkpoint_to_disk(self) -> None:
         with self._maintenance:
             with self._lock:
                 self._check_open()
                 lsn = self._applied_lsn
-                new_blocks: list[RowBlock] = []
+                # Blocks an earlier checkpoint sealed but failed to write (e.g. the disk was full) first.
+                new_blocks: list[RowBlock] = [
+                    b for ns in self._namespaces.values() for b in ns.sealed if not b.persisted
+                ]
                 for ns in self._namespaces.values():
                     sealed = ns.seal_memtable()
                     if sealed is not None:
+                        sealed.sealed_at = self.clock()
                         new_blocks.append(sealed)
                 assert self._wal is not None
                 self._wal.rotate()
@@ -359,14 +410,22 @@ class Store:
                 layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
             assert self.path is not None
             root = self.path / "segments"
-            for block in new_blocks:
-                write_segment(root, block)
-            alive_files: dict[int, str] = {}
-            for block, alive in dirty:
-                alive_files[block.block_id] = write_alive(
-                    root / f"{block.block_id:012d}", alive, block.n, seq
-                )
-            self._write_manifest(layout, lsn, alive_files)
+            try:
+                for block in new_blocks:
+                    write_segment(root, block)
+                alive_files: dict[int, str] = {}
+                for block, alive in dirty:
+                    alive_files[block.block_id] = write_alive(
+                        root / f"{block.block_id:012d}", alive, block.n, seq
+                    )
+                self._write_manifest(layout, lsn, alive_files)
+            except BaseException:
+                # Nothing was committed: the WAL still holds it all. The next checkpoint must write
+                # these bitmaps again, or deletions would come back once the WAL is truncated.
+                with self._lock:
+                    for b, _ in dirty:
+                        b.alive_dirty = True
+                raise
             with self._lock:
                 for block in new_blocks:
                     block.persisted = True
@@ -389,8 +448,6 @@ class Store:
     ) -> None:
         assert self.path is not None
         manifest = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
             "seq": self._checkpoint_seq,
             "checkpoint_lsn": lsn,
             "next_block_id": self._next_block,
@@ -403,7 +460,9 @@ class Store:
                 for name, (explicit, blocks) in layout.items()
             },
         }
-        atomic_write_bytes(self.path / "manifest.json", orjson.dumps(manifest))
+        atomic_write_bytes(
+            self.path / "manifest.json", dump_checked(MANIFEST_FORMAT, MANIFEST_VERSION, manifest)
+        )
         self._manifest_lsn = lsn
 
     def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
@@ -460,26 +519,36 @@ class Store:
         unindexed segment was sealed, and no longer than the backlog stays under
         `unindexed_max_bytes`, so exact scans stay bounded. Raises ClosedError once the store closes.
         """
-        quiet = self.config.ingest_quiet_ms / 1000.0
-        longest = self.config.ingest_defer_max_ms / 1000.0
         while True:
             if self._closing:
                 raise ClosedError("background work cancelled: the store is closing")
-            if self._urgent or quiet <= 0 or self._ann_worker is None:
-                return  # without a worker, builds run inline in the writer: never wait there
-            now = time.monotonic()
-            idle = now - self._last_write
-            if idle >= quiet:
+            wait = self.build_wait()
+            if wait is None:
                 return
-            backlog, oldest = self._backlog()
-            oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
-            if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
-                return
-            time.sleep(min(quiet - idle, 0.05))
+            time.sleep(wait)
+
+    def build_wait(self) -> float | None:
+        """None if deferred background work may go ahead now, else how long to wait before asking again.
+
+        Decided on `self.clock` alone (time.monotonic unless a test injects one), so it can be tested
+        without waiting."""
+        quiet = self.config.ingest_quiet_ms / 1000.0
+        longest = self.config.ingest_defer_max_ms / 1000.0
+        if self._urgent or quiet <= 0 or self._ann_worker is None:
+            return None  # without a worker, builds run inline in the writer: never wait there
+        now = self.clock()
+        idle = now - self._last_write
+        if idle >= quiet:
+            return None
+        backlog, oldest = self._backlog()
+        oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
+        if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
+            return None
+        return min(quiet - idle, 0.05)
 
     def maintain(self) -> None:
         """Background upkeep after a checkpoint: merge segments, then build missing HNSW graphs."""
-        self._maintenance_since = time.monotonic()
+        self._maintenance_since = self.clock()
         try:
             self._maintain()
         finally:
@@ -540,6 +609,7 @@ class Store:
             path = self._graph_path(block)
             if path.parent.exists():
                 index.save(path)
+                seal_graph(path)
         block.ann = index
 
     def load_ann(self, block: RowBlock) -> None:

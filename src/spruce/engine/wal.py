@@ -10,8 +10,9 @@ Byte layout
 A WAL is a directory::
 
     <dir>/wal-<first_lsn:020d>.log      WAL files; first_lsn is the LSN of the file's first frame
-    <dir>/wal-....log.torn-<n>          quarantined torn/corrupt tails cut off by recovery (kept for
+    <dir>/wal-....log.torn-<n>          quarantined torn tails cut off by recovery (kept for
                                         forensics, never read again)
+    <dir>/wal-....log.corrupt-<n>       copies of corrupt stretches skipped by recovery
     <dir>/wal.lock                      flock'd while a `Wal` has the directory open
 
 Each WAL file is a header followed by zero or more frames::
@@ -40,11 +41,14 @@ will get.
 Recovery
 ========
 
-`Wal.open` validates every frame of every file.  A crash can only tear the end of the *last* file,
-so there a short frame, a CRC mismatch or an unexpected LSN ends the log: everything from that
-offset on is copied to `<file>.torn-<n>` and the file is truncated.  The same damage in an earlier
-file cannot come from a crash (files are fsync'd before the next one is created), so it raises
-`WalCorruptionError` instead of silently dropping what follows.
+`Wal.open` validates every frame of every file (see recovery.py).  A crash can only tear the end of
+the *last* file: damage there with no valid frame after it is a torn tail, copied to
+`<file>.torn-<n>` and cut off.  Any other damage (a bad frame followed by valid ones, a bad header,
+damage in an earlier file, a missing file) is corruption: with `recovery="fail"` (the default) it
+raises `WalCorruptionError` carrying the report and changes nothing; with `"skip-corrupted"` every
+intact frame is kept, the damaged bytes are copied to `<file>.corrupt-<n>`, the losses are returned
+in `RecoveryReport.damage`, and appends continue in a fresh file.  Damage whose LSNs are all at or
+below `covered_lsn` (already in a checkpoint) loses nothing and never blocks an open.
 
 Durability protocol
 ===================
@@ -58,6 +62,7 @@ the directory is fsync'd after every creation, rename and deletion.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -65,7 +70,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final
@@ -79,7 +84,14 @@ from spruce.engine.fsutil import (
     fsync_fd,
     is_temp_name,
 )
-from spruce.errors import ClosedError, PayloadTooLargeError, SpruceError, WalCorruptionError
+from spruce.engine.recovery import RECOVERY_MODES, Damage, FileScan, quarantine, scan_file
+from spruce.errors import (
+    ClosedError,
+    DiskFullError,
+    PayloadTooLargeError,
+    SpruceError,
+    WalCorruptionError,
+)
 
 __all__ = [
     "FILE_HEADER",
@@ -143,6 +155,23 @@ def _crc(lsn: int, payload: bytes | memoryview) -> int:
     return zlib.crc32(payload, zlib.crc32(LSN_FIELD.pack(lsn)))
 
 
+frame_crc = _crc
+
+# errno values that mean "no space": a full disk, or a quota reached.
+NO_SPACE: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def disk_full(exc: OSError, what: str) -> DiskFullError | None:
+    """A DiskFullError for `exc` if it says the disk (or quota) is full, else None."""
+    if exc.errno not in NO_SPACE:
+        return None
+    err = DiskFullError(
+        f"the disk is full: {what} failed ({os.strerror(exc.errno or 0)}); free space and retry"
+    )
+    err.__cause__ = exc
+    return err
+
+
 @dataclass(frozen=True)
 class RecoveryReport:
     """What `Wal.open` found.
@@ -151,12 +180,18 @@ class RecoveryReport:
     frames: valid frames across all files.
     torn_bytes: bytes cut off the end of the last file (0 when it ended cleanly).
     quarantined: where those bytes were copied, or None.
+    damage: corruption found (empty unless it was harmless or recovery skipped it); see recovery.py.
     """
 
     next_lsn: int
     frames: int
     torn_bytes: int
     quarantined: Path | None
+    damage: tuple[Damage, ...] = ()
+
+    @property
+    def lost_frames(self) -> int:
+        return sum(d.lost_frames for d in self.damage)
 
 
 @dataclass
@@ -164,15 +199,9 @@ class _File:
     first_lsn: int
     path: Path
     size: int  # bytes of valid content (header + complete frames)
-
-
-@dataclass
-class _Scan:
-    valid_end: int  # offset after the last good frame (0 if even the header is torn)
-    file_size: int
-    frames: int
-    next_lsn: int
-    problem: str | None  # why the scan stopped before file_size
+    # (start, end, first lsn) of each stretch of intact, consecutive frames; several only after a
+    # recovery skipped damage in this file.
+    runs: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 class Wal:
@@ -202,86 +231,99 @@ class Wal:
     # ----------------------------------------------------------------------------------- open
 
     @classmethod
-    def open(cls, directory: Path, *, fsync: bool = True) -> tuple[Wal, RecoveryReport]:
+    def open(
+        cls, directory: Path, *, fsync: bool = True, recovery: str = "fail", covered_lsn: int = 0
+    ) -> tuple[Wal, RecoveryReport]:
+        """Open (creating if needed) and recover the WAL in `directory`.
+
+        recovery: "fail" raises WalCorruptionError on corruption that loses frames above
+        `covered_lsn`; "skip-corrupted" keeps every intact frame and reports the loss.
+        """
+        if recovery not in RECOVERY_MODES:
+            raise SpruceError(
+                f"WAL recovery mode must be one of {', '.join(RECOVERY_MODES)}, got {recovery!r}"
+            )
         directory = Path(directory)
         if not directory.is_dir():
             directory.mkdir(parents=True, exist_ok=True)
             fsync_dir(directory.parent)
         lock_fd = _lock_directory(directory)
         try:
-            return cls._recover(directory, fsync, lock_fd)
+            return cls._recover(directory, fsync, lock_fd, recovery, covered_lsn)
         except BaseException:
             if lock_fd is not None:
                 os.close(lock_fd)
             raise
 
     @classmethod
-    def _recover(cls, directory: Path, fsync: bool, lock_fd: int | None) -> tuple[Wal, RecoveryReport]:
-        files: list[_File] = []
-        for entry in os.scandir(directory):
-            if is_temp_name(entry.name) and entry.name[len(TEMP_PREFIX) :].startswith("wal-"):
-                # Leftover of a crash before the rename that would have published it.
-                os.unlink(entry.path)
-                continue
-            m = _FILE_RE.fullmatch(entry.name)
-            if m:
-                files.append(_File(int(m.group(1)), Path(entry.path), 0))
-        files.sort(key=lambda f: f.first_lsn)
+    def _recover(
+        cls, directory: Path, fsync: bool, lock_fd: int | None, recovery: str, covered_lsn: int
+    ) -> tuple[Wal, RecoveryReport]:
+        files = list_files(directory, sweep=True)
         if not files:
-            path = directory / wal_file_name(1)
+            # Past the checkpoint, so new frames are never mistaken for ones it already covers.
+            first = covered_lsn + 1
+            path = directory / wal_file_name(first)
             atomic_write_bytes(path, _HEADER_BYTES)
-            files.append(_File(1, path, FILE_HEADER_SIZE))
-            return cls(directory, files, 1, fsync, lock_fd), RecoveryReport(1, 0, 0, None)
+            files.append(_File(first, path, FILE_HEADER_SIZE))
+            return cls(directory, files, first, fsync, lock_fd), RecoveryReport(first, 0, 0, None)
 
-        frames = 0
+        scans, damage, tail = analyse(files, covered_lsn)
+        harmful = [d for d in damage if not d.harmless(covered_lsn)]
+        if harmful and recovery == "fail":
+            raise corruption_error(directory, harmful)
+        next_lsn = scans[-1].next_lsn
+        frames = sum(s.frames for s in scans)
+
+        # Past this point the directory changes: damaged bytes are copied aside, tails cut.
+        kept: list[Damage] = []
+        for d in damage:
+            d = quarantine(d) if d in harmful else d
+            (log.error if d in harmful or d.quarantined else log.warning)(
+                "WAL %s: %s", directory, d.describe()
+            )
+            kept.append(d)
         torn_bytes = 0
         quarantined: Path | None = None
-        expected: int | None = None
-        for i, f in enumerate(files):
-            if f.first_lsn < 1:
-                raise WalCorruptionError(f"WAL file {f.path} has first LSN 0", str(f.path), 0)
-            if expected is not None and f.first_lsn != expected:
-                raise WalCorruptionError(
-                    f"WAL file {f.path} starts at LSN {f.first_lsn}, but the previous file ends "
-                    f"before LSN {expected} (missing or extra file)",
-                    str(f.path),
-                    0,
-                )
-            scan = _scan_file(f.path, f.first_lsn)
-            is_last = i == len(files) - 1
-            if scan.problem is not None:
-                if not is_last:
-                    raise WalCorruptionError(
-                        f"WAL file {f.path} is corrupt at offset {scan.valid_end}: {scan.problem}",
-                        str(f.path),
-                        scan.valid_end,
-                    )
-                quarantined = _quarantine_tail(f.path, scan.valid_end, scan.file_size)
-                torn_bytes = scan.file_size - scan.valid_end
-                log.warning(
-                    "WAL %s: %s at offset %d; %d bytes moved to %s",
-                    f.path,
-                    scan.problem,
-                    scan.valid_end,
-                    torn_bytes,
-                    quarantined,
-                )
-                if scan.valid_end < FILE_HEADER_SIZE:
-                    atomic_write_bytes(f.path, _HEADER_BYTES)
-                    scan.valid_end = FILE_HEADER_SIZE
-                else:
-                    _truncate_durably(f.path, scan.valid_end)
-            f.size = scan.valid_end
-            frames += scan.frames
-            expected = scan.next_lsn
-        assert expected is not None
-        wal = cls(directory, files, expected, fsync, lock_fd)
+        last = scans[-1]
+        if tail is not None:
+            torn_bytes = tail.end - tail.start
+            quarantined = copy_range(last.path, tail.start, tail.end, "torn")
+            log.warning(
+                "WAL %s: %s at offset %d; %d bytes moved to %s",
+                last.path,
+                tail.reason,
+                tail.start,
+                torn_bytes,
+                quarantined,
+            )
+            if last.short_header:
+                atomic_write_bytes(last.path, _HEADER_BYTES)
+            else:
+                _truncate_durably(last.path, tail.start)
+        for f, scan in zip(files, scans, strict=True):
+            f.runs = list(scan.runs)
+            f.size = scan.valid_end if f is not files[-1] or tail is None else tail.start
+            if last.short_header and f is files[-1]:
+                f.size = FILE_HEADER_SIZE
+        retire = any(d.file == last.path for d in kept)
+        if retire and files[-1].first_lsn == next_lsn:
+            # Nothing intact in the damaged last file: a new file would take its name, so move it.
+            aside = copy_range(last.path, 0, os.path.getsize(last.path), "corrupt")
+            log.error("WAL %s: damaged file %s has no intact frame; moved to %s", directory, last.path, aside)
+            atomic_write_bytes(last.path, _HEADER_BYTES)
+            files[-1].size, files[-1].runs = FILE_HEADER_SIZE, []
+            retire = False
+        wal = cls(directory, files, next_lsn, fsync, lock_fd)
         if fsync:
             # Frames a killed process wrote may still sit only in the page cache; the engine is
             # about to treat them as logged, so make them as durable as acknowledged ones.
             fdatasync_fd(wal._fd)
             wal.fsync_count += 1
-        return wal, RecoveryReport(expected, frames, torn_bytes, quarantined)
+        if retire:
+            # Never append after damage: a later open would find it again in the middle of new frames.
+            wal.rotate()
+        return wal, RecoveryReport(next_lsn, frames, torn_bytes, quarantined, tuple(kept))
 
     @staticmethod
     def _open_active(path: Path) -> int:
@@ -383,7 +425,13 @@ class Wal:
                 total += FRAME_HEADER_SIZE + len(p)
                 lsn += 1
             self._write_all(bufs)
-            self._files[-1].size += total
+            active = self._files[-1]
+            if active.runs and active.runs[-1][1] == active.size:
+                begin, _, first = active.runs[-1]
+                active.runs[-1] = (begin, active.size + total, first)
+            else:
+                active.runs.append((active.size, active.size + total, self._next_lsn))
+            active.size += total
             last = lsn - 1
             self._next_lsn = lsn
             self._written_lsn = last
@@ -405,13 +453,16 @@ class Wal:
                         pending.pop(0)
                     if pending and n:
                         pending[0] = pending[0][n:]
-        except BaseException:
+        except BaseException as exc:
             # A partial frame left in place would end the log at recovery and take every later,
             # acknowledged frame with it, so cut it off or refuse all further appends.
             try:
                 os.ftruncate(self._fd, start)
             except OSError as trunc_exc:
                 self._failure = trunc_exc
+            full = disk_full(exc, "writing the WAL") if isinstance(exc, OSError) else None
+            if full is not None and self._failure is None:
+                raise full from exc
             raise
 
     def _wait_durable(self, lsn: int) -> None:
@@ -444,6 +495,9 @@ class Wal:
                 self._failure = error
             self._cond.notify_all()
             if error is not None:
+                full = disk_full(error, "syncing the WAL (writes need a restart of the index)")
+                if full is not None:
+                    raise full from error
                 raise error
 
     def _check_usable(self) -> None:
@@ -524,7 +578,7 @@ class Wal:
         """
         with self._lock:
             self._check_usable()
-            snapshot = [(f.first_lsn, f.path, f.size) for f in self._files]
+            snapshot = [(f.path, list(f.runs)) for f in self._files]
         return _replay(snapshot, after_lsn)
 
     # ---------------------------------------------------------------------------------- close
@@ -578,54 +632,105 @@ def _lock_directory(directory: Path) -> int | None:
     return fd
 
 
-def _scan_file(path: Path, first_lsn: int) -> _Scan:
-    """Validate one file frame by frame; stop at the first bad frame."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        header = f.read(FILE_HEADER_SIZE)
-        if len(header) < FILE_HEADER_SIZE:
-            if _HEADER_BYTES.startswith(header):
-                return _Scan(0, size, 0, first_lsn, "short file header")
-            raise WalCorruptionError(f"WAL file {path} has a bad header", str(path), 0)
-        magic, version = FILE_HEADER.unpack(header)
-        if magic != MAGIC:
-            raise WalCorruptionError(f"{path} is not a Spruce WAL file (magic {magic!r})", str(path), 0)
-        if version != FORMAT_VERSION:
+def list_files(directory: Path, sweep: bool = False) -> list[_File]:
+    """The WAL files of `directory` by first LSN; `sweep` deletes leftovers of an interrupted create."""
+    files: list[_File] = []
+    for entry in os.scandir(directory):
+        if is_temp_name(entry.name) and entry.name[len(TEMP_PREFIX) :].startswith("wal-"):
+            if sweep:
+                # Leftover of a crash before the rename that would have published it.
+                os.unlink(entry.path)
+            continue
+        m = _FILE_RE.fullmatch(entry.name)
+        if m:
+            files.append(_File(int(m.group(1)), Path(entry.path), 0))
+    files.sort(key=lambda f: f.first_lsn)
+    return files
+
+
+def analyse(
+    files: Sequence[_File], covered_lsn: int = 0
+) -> tuple[list[FileScan], list[Damage], Damage | None]:
+    """Scan every file; return the scans, the corruption found and the torn tail (if any).
+
+    Reads only. Damage reaching the end of a file with nothing valid after it is a torn tail in
+    the last file and lost frames (up to the next file's first LSN) in any other. The first file
+    must start at or before `covered_lsn + 1` (the checkpoint covers everything before it).
+    """
+    scans: list[FileScan] = []
+    damage: list[Damage] = []
+    tail: Damage | None = None
+    expected: int | None = None
+    if files and files[0].first_lsn > covered_lsn + 1:
+        damage.append(
+            Damage(
+                files[0].path,
+                0,
+                0,
+                covered_lsn + 1,
+                files[0].first_lsn - 1,
+                f"the WAL starts at LSN {files[0].first_lsn}, but the checkpoint covers only up to "
+                f"LSN {covered_lsn} (missing or extra file)",
+                "missing",
+            )
+        )
+    for i, f in enumerate(files):
+        if f.first_lsn < 1:
+            raise WalCorruptionError(f"WAL file {f.path} has first LSN 0", str(f.path), 0)
+        if expected is not None and f.first_lsn < expected:
             raise WalCorruptionError(
-                f"WAL file {path} has format version {version}; this Spruce reads {FORMAT_VERSION}",
-                str(path),
+                f"WAL file {f.path} starts at LSN {f.first_lsn}, but the previous file ends "
+                f"before LSN {expected} (missing or extra file)",
+                str(f.path),
                 0,
             )
-        off = FILE_HEADER_SIZE
-        lsn = first_lsn
-        frames = 0
-        problem: str | None = None
-        while off < size:
-            if size - off < FRAME_HEADER_SIZE:
-                problem = "short frame header"
-                break
-            length, crc, frame_lsn = FRAME_HEADER.unpack(f.read(FRAME_HEADER_SIZE))
-            # Checked before reading so a garbage length cannot make us allocate gigabytes.
-            if size - off - FRAME_HEADER_SIZE < length:
-                problem = f"short frame (needs {length} payload bytes)"
-                break
-            payload = f.read(length)
-            if _crc(frame_lsn, payload) != crc:
-                problem = "CRC mismatch"
-                break
-            if frame_lsn != lsn:
-                problem = f"frame has LSN {frame_lsn}, expected {lsn}"
-                break
-            off += FRAME_HEADER_SIZE + length
-            lsn += 1
-            frames += 1
-        return _Scan(off, size, frames, lsn, problem)
+        if expected is not None and f.first_lsn > expected:
+            damage.append(
+                Damage(
+                    f.path,
+                    0,
+                    0,
+                    expected,
+                    f.first_lsn - 1,
+                    f"starts at LSN {f.first_lsn}, but the previous file ends before LSN {expected} "
+                    "(missing or extra file)",
+                    "missing",
+                )
+            )
+        scan = scan_file(f.path, f.first_lsn)
+        damage.extend(scan.damage)
+        end = scan.open_end
+        if end is not None:
+            if i == len(files) - 1:
+                tail = end
+            else:
+                following = files[i + 1].first_lsn
+                damage.append(replace(end, last_lost=following - 1))
+                scan.next_lsn = max(scan.next_lsn, following)
+        scans.append(scan)
+        expected = scan.next_lsn
+    return scans, damage, tail
 
 
-def _quarantine_tail(path: Path, start: int, end: int) -> Path:
-    """Copy bytes [start, end) of `path` to a fresh `<path>.torn-<n>` and return its path."""
+def corruption_error(directory: Path, damage: Sequence[Damage]) -> WalCorruptionError:
+    lost = sum(d.lost_frames for d in damage)
+    lines = "; ".join(d.describe() for d in damage)
+    first = damage[0]
+    err = WalCorruptionError(
+        f"WAL {directory} is corrupt ({len(damage)} damaged stretch(es), {lost} acknowledged frame(s) "
+        f"unreadable): {lines}. Nothing was changed; `spruce repair` (or wal_recovery=skip-corrupted) "
+        "recovers every intact frame and keeps the damaged bytes aside",
+        str(first.file),
+        first.start,
+    )
+    err.damage = list(damage)
+    return err
+
+
+def copy_range(path: Path, start: int, end: int, suffix: str) -> Path:
+    """Copy bytes [start, end) of `path` to a fresh `<path>.<suffix>-<n>` and return its path."""
     n = 1
-    while (target := path.with_name(f"{path.name}.torn-{n}")).exists():
+    while (target := path.with_name(f"{path.name}.{suffix}-{n}")).exists():
         n += 1
 
     def chunks(f: BinaryIO) -> Iterator[bytes]:
@@ -654,34 +759,47 @@ def _truncate_durably(path: Path, size: int) -> None:
         os.close(fd)
 
 
-def _replay(snapshot: list[tuple[int, Path, int]], after_lsn: int) -> Iterator[tuple[int, bytes]]:
-    for i, (first_lsn, path, end) in enumerate(snapshot):
-        if i + 1 < len(snapshot) and snapshot[i + 1][0] <= after_lsn + 1:
-            continue  # every frame in this file is <= after_lsn
+def _replay(
+    snapshot: list[tuple[Path, list[tuple[int, int, int]]]], after_lsn: int
+) -> Iterator[tuple[int, bytes]]:
+    # A run is wholly at or below after_lsn when the next run starts at or below after_lsn + 1.
+    firsts: list[int | None] = [first for _, runs in snapshot for _, _, first in runs]
+    del firsts[:1]
+    firsts.append(None)
+    k = 0
+    for path, all_runs in snapshot:
+        runs = []
+        for run in all_runs:
+            following = firsts[k]
+            k += 1
+            if following is None or following > after_lsn + 1:
+                runs.append(run)
+        if not runs:
+            continue
         with open(path, "rb") as f:
-            f.seek(FILE_HEADER_SIZE)
-            off = FILE_HEADER_SIZE
-            lsn = first_lsn
-            while off < end:
-                header = f.read(FRAME_HEADER_SIZE)
-                if len(header) < FRAME_HEADER_SIZE:
-                    raise WalCorruptionError(f"WAL file {path} shrank at offset {off}", str(path), off)
-                length, crc, frame_lsn = FRAME_HEADER.unpack(header)
-                if frame_lsn != lsn:
-                    raise WalCorruptionError(
-                        f"WAL file {path}: frame at offset {off} has LSN {frame_lsn}, expected {lsn}",
-                        str(path),
-                        off,
-                    )
-                if lsn <= after_lsn:
-                    f.seek(length, os.SEEK_CUR)
-                else:
-                    payload = f.read(length)
-                    # Recovery checked these bytes, but they may have rotted on disk since.
-                    if len(payload) != length or _crc(lsn, payload) != crc:
+            for start, end, first_lsn in runs:
+                f.seek(start)
+                off, lsn = start, first_lsn
+                while off < end:
+                    header = f.read(FRAME_HEADER_SIZE)
+                    if len(header) < FRAME_HEADER_SIZE:
+                        raise WalCorruptionError(f"WAL file {path} shrank at offset {off}", str(path), off)
+                    length, crc, frame_lsn = FRAME_HEADER.unpack(header)
+                    if frame_lsn != lsn:
                         raise WalCorruptionError(
-                            f"WAL file {path}: frame at offset {off} failed its CRC", str(path), off
+                            f"WAL file {path}: frame at offset {off} has LSN {frame_lsn}, expected {lsn}",
+                            str(path),
+                            off,
                         )
-                    yield lsn, payload
-                off += FRAME_HEADER_SIZE + length
-                lsn += 1
+                    if lsn <= after_lsn:
+                        f.seek(length, os.SEEK_CUR)
+                    else:
+                        payload = f.read(length)
+                        # Recovery checked these bytes, but they may have rotted on disk since.
+                        if len(payload) != length or _crc(lsn, payload) != crc:
+                            raise WalCorruptionError(
+                                f"WAL file {path}: frame at offset {off} failed its CRC", str(path), off
+                            )
+                        yield lsn, payload
+                    off += FRAME_HEADER_SIZE + length
+                    lsn += 1

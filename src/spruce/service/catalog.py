@@ -9,7 +9,9 @@ directory, so a crash in between leaves at most an orphan directory, which the n
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import threading
@@ -29,6 +31,7 @@ from spruce.errors import (
     ClosedError,
     CorruptionError,
     ForbiddenError,
+    IndexFailedError,
     IndexNotFoundError,
     InvalidArgumentError,
     ResourceExhaustedError,
@@ -36,7 +39,9 @@ from spruce.errors import (
 from spruce.service import integrated
 from spruce.service import validation as v
 from spruce.service.data import IndexService
-from spruce.types import EmbedSpec, IndexInfo
+from spruce.types import EmbedSpec, IndexHealth, IndexInfo
+
+log = logging.getLogger("spruce.catalog")
 
 _OPEN: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
@@ -61,6 +66,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._infos: dict[str, IndexInfo] = {}
         self._services: dict[str, IndexService] = {}
+        self._failed: dict[str, str] = {}  # indexes that could not be opened, and why
         self._closed = False
         self._lock_fd: int | None = None
         if self.path is not None:
@@ -209,6 +215,7 @@ class Catalog:
             del self._infos[name]
             self._save()
             self.imports.forget(name)
+            self._failed.pop(name, None)
             service = self._services.pop(name, None)
         if service is not None:
             service.store.remove_files()
@@ -223,15 +230,64 @@ class Catalog:
             info = self._info(name)
             service = self._services.get(name)
             if service is None:
-                store = Store(self._index_dir(name), info.dimension or 0, info.metric, self.engine)
+                store = self._open_store(name, info)
                 service = IndexService(info, store, self.engine)
                 self._services[name] = service
             return service
 
+    def _open_store(self, name: str, info: IndexInfo) -> Store:
+        """Open an index's store; one that cannot open is marked failed and the others carry on."""
+        failed = self._failed.get(name)
+        if failed is not None:
+            raise IndexFailedError(failed)
+        try:
+            return Store(self._index_dir(name), info.dimension or 0, info.metric, self.engine)
+        except (CorruptionError, OSError) as exc:
+            reason = (
+                f"index {name!r} cannot be opened and is out of service: {exc}. "
+                f"Run `spruce check` / `spruce repair` on the data directory, then restart"
+            )
+            self._failed[name] = reason
+            log.error("%s", reason)
+            raise IndexFailedError(reason) from exc
+
     def open_all(self) -> None:
-        """Open every index now (a server does this at start so the first request is not slow)."""
+        """Open every index now (a server does this at start so the first request is not slow).
+
+        An index that cannot open is marked failed (see `health`); the others still open."""
         for name in list(self._infos):
-            self.index(name)
+            try:
+                self.index(name)
+            except IndexFailedError:
+                continue
+
+    def health(self, name: str) -> IndexHealth:
+        """Whether the index serves, and why not (or what its recovery lost)."""
+        with self._lock:
+            self._info(name)
+            if name not in self._services and name not in self._failed and not self._closed:
+                # Not opened yet (embedded clients open lazily): only opening can tell.
+                with contextlib.suppress(IndexFailedError):
+                    self.index(name)
+            failed = self._failed.get(name)
+            if failed is not None:
+                return IndexHealth(ready=False, state="InitializationFailed", reason=failed)
+            service = self._services.get(name)
+            report = None if service is None else service.store.recovery
+            if report is not None and any(d.lost_frames or d.quarantined for d in report.damage):
+                lost = report.lost_frames
+                return IndexHealth(
+                    ready=True,
+                    state="Ready",
+                    reason=f"opened with wal_recovery=skip-corrupted: {lost} unreadable WAL frame(s) "
+                    "skipped (see recovery.json in the index directory)",
+                    lost_frames=lost,
+                )
+            return IndexHealth()
+
+    def failed_indexes(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._failed)
 
     def close(self) -> None:
         self.imports.close()

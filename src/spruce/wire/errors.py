@@ -31,12 +31,16 @@ _TABLE: dict[type[BaseException], ErrorCode] = {
     errors.UnauthenticatedError: ErrorCode(401, "UNAUTHENTICATED", "UNAUTHENTICATED"),
     errors.PayloadTooLargeError: ErrorCode(413, "RESOURCE_EXHAUSTED", "OUT_OF_RANGE"),
     errors.ResourceExhaustedError: ErrorCode(429, "RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED"),
+    # 507 Insufficient Storage: not retryable at once the way a 429 is; the message says the disk is full.
+    errors.DiskFullError: ErrorCode(507, "RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED"),
     # A closed store only happens while shutting down: the client may retry elsewhere.
     errors.ClosedError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.CorruptionError: ErrorCode(500, "DATA_LOSS", "DATA_LOSS"),
     # The server runs but a model's files were never installed: not the client's fault, nor a crash.
     errors.ModelUnavailableError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.BackupCorruptionError: ErrorCode(412, "FAILED_PRECONDITION", "FAILED_PRECONDITION"),
+    # One damaged index is out of service while the server and the other indexes keep serving.
+    errors.IndexFailedError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.SpruceError: INTERNAL,
 }
 

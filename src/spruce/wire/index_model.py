@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spruce.errors import InvalidArgumentError
-from spruce.types import METRICS, EmbedSpec, IndexInfo
+from spruce.types import METRICS, EmbedSpec, IndexHealth, IndexInfo
 
 CLASSIC_VERSIONS = frozenset({"2025-01", "2025-04", "2025-10"})
 NEWEST_VERSION = "2026-07"
@@ -31,10 +31,14 @@ def _ready() -> Json:
     return {"ready": True, "state": "Ready"}
 
 
-def index_json(info: IndexInfo, host: str, api_version: str | None) -> Json:
-    if is_classic(api_version):
-        return _classic(info, host)
-    return _current(info, host)
+def index_json(
+    info: IndexInfo, host: str, api_version: str | None, health: IndexHealth | None = None
+) -> Json:
+    out = _classic(info, host) if is_classic(api_version) else _current(info, host)
+    if health is not None and (not health.ready or health.reason):
+        # SDKs accept extra status keys; `reason` says why the index is down (or what it lost).
+        out["status"] = {"ready": health.ready, "state": health.state, "reason": health.reason}
+    return out
 
 
 def _classic(info: IndexInfo, host: str) -> Json:

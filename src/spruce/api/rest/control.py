@@ -12,9 +12,10 @@ from spruce.api.rest.hosts import IndexHosts
 from spruce.api.rest.http import json_response, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
+from spruce.errors import IndexNotFoundError
 from spruce.service import integrated
 from spruce.service.catalog import Catalog
-from spruce.types import IndexInfo
+from spruce.types import IndexHealth, IndexInfo
 from spruce.wire import index_model
 
 API_VERSION_HEADER = "x-pinecone-api-version"
@@ -50,14 +51,27 @@ class ControlRoutes:
             RouteSpec("DELETE", "/indexes/{name}", "delete_index", "Delete an index", self.delete_index),
         ]
 
-    def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
+    async def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
         version = request.headers.get(API_VERSION_HEADER)
-        return json_response(index_model.index_json(info, self.hosts.host(info.name), version), status)
+        health = await run_in_threadpool(self._health, info.name)  # may wait on the catalogue lock
+        return json_response(
+            index_model.index_json(info, self.hosts.host(info.name), version, health), status
+        )
+
+    def _health(self, name: str) -> IndexHealth | None:
+        try:
+            return self.catalog.health(name)
+        except IndexNotFoundError:
+            return None  # deleted meanwhile
 
     async def list_indexes(self, request: Request) -> Response:
         infos = await run_in_threadpool(self.catalog.list_indexes)
         version = request.headers.get(API_VERSION_HEADER)
-        items = [index_model.index_json(i, self.hosts.host(i.name), version) for i in infos]
+        healths = await run_in_threadpool(lambda: [self._health(i.name) for i in infos])
+        items = [
+            index_model.index_json(i, self.hosts.host(i.name), version, h)
+            for i, h in zip(infos, healths, strict=True)
+        ]
         return json_response({"indexes": items})
 
     async def _create(self, request: Request, spec: index_model.CreateIndex) -> Response:
@@ -66,7 +80,7 @@ class ControlRoutes:
         name = spec.name
         info = await run_in_threadpool(lambda: self.catalog.create_index(name, **kwargs))
         await self.hosts.opened(info.name)
-        return self._json(request, info, 201)
+        return await self._json(request, info, 201)
 
     async def create_index(self, request: Request) -> Response:
         body = await read_json(request, self.config.max_body_bytes)
@@ -79,7 +93,7 @@ class ControlRoutes:
     async def describe_index(self, request: Request) -> Response:
         name = request.path_params["name"]
         info = await run_in_threadpool(self.catalog.describe_index, name)
-        return self._json(request, info)
+        return await self._json(request, info)
 
     async def configure_index(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -95,7 +109,7 @@ class ControlRoutes:
         if change.embed is not None:
             embed = change.embed
             info = await run_in_threadpool(lambda: self.catalog.set_embed(name, embed))
-        return self._json(request, info)
+        return await self._json(request, info)
 
     async def delete_index(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -51,10 +51,28 @@ class _RecordsCollector(Collector):
             infos = self._catalog.list_indexes()
         except Exception:
             infos = []
+        up = GaugeMetricFamily(
+            "spruce_index_up", "1 if the index serves, 0 if it failed to open", labels=["index"]
+        )
+        lost = GaugeMetricFamily(
+            "spruce_wal_lost_frames",
+            "acknowledged WAL frames a skip-corrupted recovery could not read at open",
+            labels=["index"],
+        )
         for info in infos:
+            try:
+                health = self._catalog.health(info.name)
+            except Exception:
+                continue  # deleted meanwhile
+            up.add_metric([info.name], 1.0 if health.ready else 0.0)
+            lost.add_metric([info.name], float(health.lost_frames))
+            if not health.ready:
+                continue
             try:
                 stats = self._catalog.index(info.name).describe_index_stats()
             except Exception:
                 continue  # deleted between list and stats
             gauge.add_metric([info.name], float(stats.total_vector_count))
         yield gauge
+        yield up
+        yield lost
