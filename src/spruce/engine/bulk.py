@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +23,13 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from spruce.engine.checked_json import dump_checked
 from spruce.engine.fsutil import fsync_dir, fsync_file
-from spruce.engine.segment import FORMAT, VERSION, write_alive
+from spruce.engine.segment import FORMAT, SEGMENT_FILES, VERSION, file_crc32, write_alive
 from spruce.types import FloatArray, IntArray, UIntArray
 
 _HEADER_BYTES = 128  # fixed .npy header size, so it can be rewritten in place with the final shape
@@ -143,16 +142,14 @@ class SegmentWriter:
             np.save(f, norms, allow_pickle=False)
             fsync_file(f)
         alive_file = self._mark_duplicates(checkpoint_seq)
-        checked = ("rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
+        # The same self-checked segment.json as a checkpoint's (segment.py), covering every file.
         info = {
-            "format": FORMAT,
-            "version": VERSION,
             "n": self.n,
             "dimension": self.dimension,
-            "crc32": {name: _crc(self.path / name) for name in checked},
+            "crc32": {name: file_crc32(self.path / name) for name in SEGMENT_FILES},
         }
         with open(self.path / "segment.json", "wb") as f:
-            f.write(orjson.dumps(info))
+            f.write(dump_checked(FORMAT, VERSION, info))
             fsync_file(f)
         fsync_dir(self.path)
         return BulkSegment(self.block_id, self.path, alive_file, self.n)
@@ -230,11 +227,3 @@ class NamespaceWriter:
         for seg in self.finished:
             shutil.rmtree(seg.path, ignore_errors=True)
         self.finished = []
-
-
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc

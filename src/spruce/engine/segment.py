@@ -46,11 +46,11 @@ log = logging.getLogger("spruce.engine")
 FORMAT = "spruce-segment"
 VERSION = 2
 _V1 = 1
-_CHECKED = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
+SEGMENT_FILES = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
 _ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
 
 
-def _crc(path: Path) -> int:
+def file_crc32(path: Path) -> int:
     crc = 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -94,7 +94,11 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
             writer.write_table(table)
         f.flush()
         os.fsync(f.fileno())
-    info = {"n": n, "dimension": block.dimension, "crc32": {name: _crc(tmp / name) for name in _CHECKED}}
+    info = {
+        "n": n,
+        "dimension": block.dimension,
+        "crc32": {name: file_crc32(tmp / name) for name in SEGMENT_FILES},
+    }
     with open(tmp / "segment.json", "wb") as f:
         f.write(dump_checked(FORMAT, VERSION, info))
         f.flush()
@@ -114,7 +118,7 @@ _GRAPH_FORMAT = "spruce-graph-checksum"
 
 def seal_graph(graph: Path) -> None:
     """Record the saved graph's checksum beside it (faiss files carry none of their own)."""
-    info = {"crc32": _crc(graph), "size": graph.stat().st_size}
+    info = {"crc32": file_crc32(graph), "size": graph.stat().st_size}
     target = graph.with_name(_GRAPH_CRC)
     with open(target.with_suffix(".tmp"), "wb") as f:
         f.write(dump_checked(_GRAPH_FORMAT, 1, info))
@@ -139,7 +143,7 @@ def graph_trusted(seg_dir: Path) -> bool:
     else:
         try:
             info = load_checked(raw, _GRAPH_FORMAT, (1,), seg_dir / _GRAPH_CRC)
-            ok = graph.stat().st_size == info["size"] and _crc(graph) == info["crc32"]
+            ok = graph.stat().st_size == info["size"] and file_crc32(graph) == info["crc32"]
             problem = "" if ok else "fails its checksum"
         except (CorruptionError, OSError) as exc:
             problem = f"cannot be verified ({exc})"
@@ -163,7 +167,7 @@ def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
     tmp = seg_dir / f".alive-{version}.tmp"
     try:
         _save_npy(tmp, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
-        name = f"alive-{version}-{_crc(tmp):08x}.npy"
+        name = f"alive-{version}-{file_crc32(tmp):08x}.npy"
         os.replace(tmp, seg_dir / name)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -185,7 +189,7 @@ def verify_segment(seg_dir: Path, alive_file: str | None) -> dict[str, object]:
         names[alive_file] = int(m.group(1), 16)
     for name, crc in names.items():
         try:
-            actual = _crc(seg_dir / name)
+            actual = file_crc32(seg_dir / name)
         except OSError as exc:
             raise SegmentCorruptionError(f"segment {seg_dir}: cannot read {name}: {exc}") from exc
         if actual != crc:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from spruce.engine.fsutil import atomic_write_bytes, atomic_write_chunks, fsync_dir, fsync_file
+from spruce.engine.segment import file_crc32
 from spruce.engine.wal import FILE_HEADER, FORMAT_VERSION, FRAME_HEADER, LSN_FIELD, MAGIC, wal_file_name
 from spruce.errors import BackupCorruptionError, CorruptionError
 
@@ -143,7 +144,7 @@ def _copy_segment(
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         crc = cache.get(key) if was_linked else None
         if crc is None:
-            crc = file_crc(dst / name)
+            crc = file_crc32(dst / name)
             if was_linked:
                 cache[key] = crc
         yield (f"{rel}/{name}", st.st_size, crc), was_linked
@@ -199,15 +200,7 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _entry(path: Path, rel: str) -> FileEntry:
-    return (rel, path.stat().st_size, file_crc(path))
-
-
-def file_crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-    return crc
+    return (rel, path.stat().st_size, file_crc32(path))
 
 
 def _doc_crc(doc: dict[str, object]) -> int:
@@ -253,7 +246,7 @@ def verify(src: Path) -> SnapshotDoc:
             raise BackupCorruptionError(f"{label} is damaged: {rel} is missing") from None
         if actual_size != size:
             raise BackupCorruptionError(f"{label} is damaged: {rel} has {actual_size} bytes, expected {size}")
-        if file_crc(path) != crc:
+        if file_crc32(path) != crc:
             raise BackupCorruptionError(f"{label} is damaged: {rel} fails its checksum")
     return SnapshotDoc(
         int(doc["lsn"]),
