@@ -16,13 +16,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spruce.api.rest.admin import AdminRoutes
+from spruce.api.rest.console import console_routes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import endpoint, error_response, json_response
+from spruce.api.rest.legacy import LegacyDataRoutes, whoami_routes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
+from spruce.api.rest.route_schemas import attach
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError, NotFoundError
@@ -41,9 +45,8 @@ def create_control_app(
     budget: BodyBudget | None = None,
 ) -> ASGIApp:
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
-    return _build(
-        control.routes(), config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None
-    )
+    routes = control.routes() + AdminRoutes(catalog).routes() + whoami_routes() + console_routes()
+    return _build(routes, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
 
 
 def create_index_app(
@@ -59,6 +62,7 @@ def create_index_app(
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
     routes = data.routes() + control.routes()
+    routes += LegacyDataRoutes(catalog, index_name).routes() + AdminRoutes(catalog).routes() + whoami_routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
@@ -71,8 +75,6 @@ def _build(
     title: str,
     index: str | None,
 ) -> ASGIApp:
-    document = openapi_document(specs, title)
-
     async def health(request: Request) -> Response:
         return json_response({"status": "ok"} if index is None else {"status": "ok", "index": index})
 
@@ -82,12 +84,15 @@ def _build(
     async def metrics_route(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    routes = [Route(s.path, endpoint(s.operation)(s.handler), methods=[s.method]) for s in specs]
-    routes += [
-        Route("/health", endpoint("health")(health), methods=["GET"]),
-        Route("/openapi.json", endpoint("openapi")(openapi), methods=["GET"]),
-        Route("/metrics", endpoint("metrics")(metrics_route), methods=["GET"]),
+    specs = [
+        *specs,
+        RouteSpec("GET", "/health", "health", "Liveness probe (no API key needed)", health),
+        RouteSpec("GET", "/openapi.json", "openapi", "This OpenAPI document", openapi),
+        RouteSpec("GET", "/metrics", "metrics", "Prometheus metrics", metrics_route),
     ]
+    specs = [attach(s) for s in specs]
+    document = openapi_document(specs, title)
+    routes = [Route(s.path, endpoint(s.operation)(s.handler), methods=[s.method]) for s in specs]
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
