@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from spruce.api.server import serve as serve_forever
+from spruce.cli.banner import print_banner
 from spruce.config import Settings
 from spruce.errors import SpruceError
 
@@ -73,7 +74,7 @@ def serve(
     settings = replace(settings, data_dir=data, server=server)
 
     def ready(url: str) -> None:
-        click.echo(f"Spruce is serving on {url} (data: {data})")
+        print_banner(url, data, bool(server.api_keys))
         sys.stdout.flush()
 
     try:
