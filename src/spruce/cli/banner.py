@@ -17,7 +17,7 @@ def banner_lines(url: str, data: Path, keys: bool) -> list[str]:
         f"  API (REST)      {url}   (each index also gets its own port: the host in describe_index)",
         f"  API docs        {url}/docs   (OpenAPI: {url}/openapi.json)",
         f"  metrics         {url}/metrics",
-        "  gRPC            plaintext, on each index's port (pinecone: grpc_scheme=\"http\")",
+        '  gRPC            plaintext, on each index\'s port (pinecone: grpc_scheme="http")',
         "  API keys        "
         + ("required (Api-Key header)" if keys else "OFF: anyone who can reach the port can read and write"),
         "",
