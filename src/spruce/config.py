@@ -66,6 +66,10 @@ class ServerConfig:
         default=256 * 1024 * 1024,
         metadata={"help": "request bodies held at once, summed over requests; beyond it: 429"},
     )
+    schemeless_host_versions: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "API versions whose index hosts come without http:// (pinecone 7.x gRPC: 2025-04)"},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class Settings:
         if env.get("SPRUCE_API_KEYS"):
             keys = tuple(k.strip() for k in env["SPRUCE_API_KEYS"].split(",") if k.strip())
             server = replace(server, api_keys=keys)
+        if env.get("SPRUCE_SCHEMELESS_HOSTS"):
+            versions = tuple(v.strip() for v in env["SPRUCE_SCHEMELESS_HOSTS"].split(",") if v.strip())
+            server = replace(server, schemeless_host_versions=versions)
         engine = EngineConfig()
         for f in fields(EngineConfig):
             key = "SPRUCE_ENGINE_" + f.name.upper()

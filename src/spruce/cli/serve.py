@@ -40,6 +40,14 @@ from spruce.errors import SpruceError
     default=None,
     help="request bodies held at once, summed over requests; one past it gets 429 (default 256 MiB)",
 )
+@click.option(
+    "--schemeless-hosts",
+    "schemeless_hosts",
+    multiple=True,
+    metavar="API_VERSION",
+    help="report index hosts without http:// to clients of this API version (2025-04: pinecone 7.x gRPC "
+    "as in Pinecone Local's docs; 7.x REST then needs http:// added by hand)",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -49,6 +57,7 @@ def serve(
     external_url: str | None,
     max_body_bytes: int | None,
     max_inflight_body_bytes: int | None,
+    schemeless_hosts: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -70,6 +79,8 @@ def serve(
         server = replace(server, max_body_bytes=max_body_bytes)
     if max_inflight_body_bytes is not None:
         server = replace(server, max_inflight_body_bytes=max_inflight_body_bytes)
+    if schemeless_hosts:
+        server = replace(server, schemeless_host_versions=schemeless_hosts)
     data = data_dir or settings.data_dir or Path("./data")
     settings = replace(settings, data_dir=data, server=server)
 

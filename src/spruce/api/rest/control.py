@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spruce.api.rest.hosts import IndexHosts
+from spruce.api.rest.hosts import IndexHosts, advertised
 from spruce.api.rest.http import json_response, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
@@ -49,14 +49,17 @@ class ControlRoutes:
             RouteSpec("DELETE", "/indexes/{name}", "delete_index", "Delete an index", self.delete_index),
         ]
 
+    def _host(self, name: str, version: str | None) -> str:
+        return advertised(self.hosts.host(name), version, self.config.schemeless_host_versions)
+
     def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
         version = request.headers.get(API_VERSION_HEADER)
-        return json_response(index_model.index_json(info, self.hosts.host(info.name), version), status)
+        return json_response(index_model.index_json(info, self._host(info.name, version), version), status)
 
     async def list_indexes(self, request: Request) -> Response:
         infos = await run_in_threadpool(self.catalog.list_indexes)
         version = request.headers.get(API_VERSION_HEADER)
-        items = [index_model.index_json(i, self.hosts.host(i.name), version) for i in infos]
+        items = [index_model.index_json(i, self._host(i.name, version), version) for i in infos]
         return json_response({"indexes": items})
 
     async def _create(self, request: Request, spec: index_model.CreateIndex) -> Response:
