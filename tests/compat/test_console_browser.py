@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pinecone import Pinecone
 from selenium import webdriver
@@ -99,6 +100,19 @@ def test_console_create_upsert_query(browser: WebDriver, launcher: Launcher, tmp
     ids = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
     assert ids == ["B", "C"]  # A is filtered out; B is the vector itself
     assert rows[0].find_elements(By.TAG_NAME, "td")[2].text == "1.0000"
+
+    # Panels for endpoints this server may not have are shown exactly when the endpoint answers.
+    headers = {"Api-Key": KEY}
+    host = pc.describe_index("movies").host
+    has_imports = httpx.get(f"{host}/bulk/imports", headers=headers).status_code == 200
+    has_backups = httpx.get(f"{server.url}/indexes/movies/backups", headers=headers).status_code == 200
+    titles = lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".panel h2")]  # noqa: E731
+    wait.until(lambda _: "Configure" in titles())
+    if has_imports:
+        wait.until(lambda _: "Imports" in titles())
+    if has_backups:
+        wait.until(lambda _: "Backups" in titles())
+    assert ("Imports" in titles()) == has_imports and ("Backups" in titles()) == has_backups
 
     # The record browser lists ns1's ids; a click fetches metadata and the first values.
     wait.until(ec.presence_of_element_located((By.LINK_TEXT, "A"))).click()

@@ -441,10 +441,15 @@ async function importsPanel(url) {
     const items = (data && data.data) || [];
     list.replaceChildren(items.length ? h("table", {},
       h("thead", {}, h("tr", {}, ["Id", "URI", "Status", "Progress", "Records"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, items.map((op) => h("tr", {},
-        h("td", { class: "mono" }, op.id), h("td", { class: "mono small" }, op.uri), h("td", {}, op.status),
-        h("td", {}, h("progress", { max: 100, value: op.percent_complete || 0 }), ` ${Math.round(op.percent_complete || 0)}%`),
-        h("td", { class: "num" }, op.records_imported ?? "–")))))
+      // ImportModel is camelCase on the wire (percentComplete, recordsImported).
+      h("tbody", {}, items.map((op) => {
+        const pct = op.percentComplete ?? op.percent_complete ?? 0;
+        return h("tr", {},
+          h("td", { class: "mono" }, op.id), h("td", { class: "mono small" }, op.uri),
+          h("td", {}, op.status, op.error ? h("div", { class: "error small" }, op.error) : null),
+          h("td", {}, h("progress", { max: 100, value: pct }), ` ${Math.round(pct)}%`),
+          h("td", { class: "num" }, op.recordsImported ?? op.records_imported ?? "–"));
+      })))
       : h("p", { class: "muted" }, "No imports."));
   }
   render(first);
@@ -452,7 +457,7 @@ async function importsPanel(url) {
   const start = h("button", { type: "button" }, "Start import");
   start.addEventListener("click", async () => {
     try {
-      await Api.post(url("/bulk/imports"), { uri: uri.value.trim(), error_mode: { on_error: "abort" } });
+      await Api.post(url("/bulk/imports"), { uri: uri.value.trim(), errorMode: { onError: "abort" } });
       note.textContent = "Started.";
     } catch (err) { note.replaceChildren(errorBox(err)); }
   });
