@@ -9,7 +9,7 @@ RUNTIME := $(VENV)/.runtime
 # on a cold cache) and the summary line, and say what each step is.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
-PIP_SHOW := grep --line-buffered -E '^(Downloading|Successfully installed|ERROR)' || true
+PIP_SHOW := grep --line-buffered -E '^ *(Downloading|Successfully installed|ERROR)' || true
 COMPAT7 := .compat-venvs/pinecone7
 DATA ?= ./data
 PORT ?= 5080

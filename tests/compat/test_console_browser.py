@@ -19,7 +19,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.compat.browser import ARTIFACTS, find_or_install_chromium
-from tests.compat.conftest import Launcher
+from tests.compat.conftest import Launcher, RunningServer
 
 pytestmark = [pytest.mark.compat, pytest.mark.slow]
 
@@ -136,3 +136,24 @@ def test_console_create_upsert_query(browser: WebDriver, launcher: Launcher, tmp
     ok.click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "view"), "No indexes yet"))
     assert not pc.has_index("movies")
+
+
+def test_docs_page_lists_and_sends_operations(
+    browser: WebDriver, spruce_server: RunningServer, tmp_path: Path
+) -> None:
+    wait = WebDriverWait(browser, WAIT)
+    browser.get(spruce_server.url + "/docs")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#ops > details.op")) >= 8)
+    doc = httpx.get(spruce_server.url + "/openapi.json").json()
+    documented = sum(len(ops) for ops in doc["paths"].values())
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#ops > details.op")) == documented
+    # Open "List indexes" and send it from the page.
+    op = next(
+        e
+        for e in browser.find_elements(By.CSS_SELECTOR, "#ops > details.op")
+        if "list indexes" in e.text.lower()
+    )
+    op.find_element(By.TAG_NAME, "summary").click()
+    op.find_element(By.CSS_SELECTOR, "button.primary").click()
+    wait.until(lambda _: '"indexes"' in op.find_element(By.CSS_SELECTOR, ".try pre").text)
+    _save(browser, tmp_path, "docs.png")
