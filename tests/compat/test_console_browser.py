@@ -126,6 +126,19 @@ def test_console_create_upsert_query(browser: WebDriver, launcher: Launcher, tmp
     _text_is(browser, "#storage-table", "movies")
     _save(browser, tmp_path, "console-server.png")
 
+    # The index list links to the index.
+    browser.get(server.url + "/#/indexes")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'a[data-index="movies"]')))
+    row = browser.find_element(By.CSS_SELECTOR, "#index-table tbody tr")
+    assert [td.text for td in row.find_elements(By.TAG_NAME, "td")][:5] == [
+        "movies",
+        "dense",
+        "4",
+        "cosine",
+        "3",
+    ]
+    _save(browser, tmp_path, "console-indexes.png")
+
     # Delete with confirmation: the button stays disabled until the name is typed.
     browser.get(server.url + "/#/index/movies")
     wait.until(ec.element_to_be_clickable((By.ID, "delete-index"))).click()

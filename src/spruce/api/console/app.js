@@ -113,23 +113,26 @@ async function indexesView() {
     panel("Indexes", list),
     panel("Create an index", createForm())));
   try {
-    const data = await Api.get("/indexes");
-    list.replaceChildren(indexTable(data.indexes || []));
+    const [data, status] = await Promise.all([Api.get("/indexes"), Api.optional("/admin/status").catch(() => null)]);
+    const records = {};
+    for (const ix of (status && status.indexes) || []) records[ix.name] = ix.records;
+    list.replaceChildren(indexTable(data.indexes || [], records));
   } catch (err) {
     list.replaceChildren(errorBox(err));
   }
 }
 
-function indexTable(indexes) {
+function indexTable(indexes, records) {
   if (!indexes.length) return h("p", { class: "muted" }, "No indexes yet: create one on the right.");
   return h("table", { id: "index-table" },
-    h("thead", {}, h("tr", {}, ["Name", "Type", "Dimension", "Metric", "Model", "Host", "Protection"]
+    h("thead", {}, h("tr", {}, ["Name", "Type", "Dimension", "Metric", "Records", "Model", "Host", "Protection"]
       .map((t) => h("th", {}, t)))),
     h("tbody", {}, indexes.map((ix) => h("tr", {},
       h("td", {}, h("a", { href: `#/index/${encodeURIComponent(ix.name)}`, "data-index": ix.name }, ix.name)),
       h("td", {}, ix.vector_type || "dense"),
       h("td", {}, ix.dimension ?? "–"),
       h("td", {}, ix.metric),
+      h("td", { class: "num" }, records[ix.name] ?? "–"),
       h("td", {}, ix.embed ? ix.embed.model : "–"),
       h("td", { class: "mono" }, ix.host),
       h("td", {}, ix.deletion_protection)))));
