@@ -32,6 +32,7 @@ def browser() -> Iterator[WebDriver]:
     chromium, chromedriver = find_or_install_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
@@ -47,6 +48,15 @@ def _save(driver: WebDriver, tmp_path: Path, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / name)
     return shot
+
+
+def _script_errors(driver: WebDriver) -> list[str]:
+    """JavaScript errors logged by the page; refused requests (401 before the key, 404 of a panel's
+    feature probe) are logged too and are expected."""
+    logs = driver.get_log("browser")
+    return [
+        e["message"] for e in logs if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]
+    ]
 
 
 def _text_is(driver: WebDriver, css: str, want: str) -> None:
@@ -149,6 +159,7 @@ def test_console_create_upsert_query(browser: WebDriver, launcher: Launcher, tmp
     ok.click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "view"), "No indexes yet"))
     assert not pc.has_index("movies")
+    assert _script_errors(browser) == []
 
 
 def test_docs_page_lists_and_sends_operations(
@@ -170,3 +181,4 @@ def test_docs_page_lists_and_sends_operations(
     op.find_element(By.CSS_SELECTOR, "button.primary").click()
     wait.until(lambda _: '"indexes"' in op.find_element(By.CSS_SELECTOR, ".try pre").text)
     _save(browser, tmp_path, "docs.png")
+    assert _script_errors(browser) == []
