@@ -20,7 +20,8 @@ async function indexView(name) {
     info.dimension ? h("span", { class: "tag" }, `${info.dimension}-d`) : null,
     h("span", { class: "tag" }, info.metric),
     info.embed ? h("span", { class: "tag" }, `model ${info.embed.model}`) : null,
-    h("span", { class: "mono muted" }, info.host));
+    h("span", { class: "mono muted" }, info.host),
+    h("a", { href: url("/docs"), target: "_blank", rel: "noopener", class: "small" }, "data-plane API docs"));
 
   // Stats and namespaces, refreshed every few seconds (the count follows SDK upserts).
   const total = h("strong", { id: "stat-total" }, "…");

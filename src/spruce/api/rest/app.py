@@ -63,6 +63,7 @@ def create_index_app(
     data = DataRoutes(catalog, index_name, config)
     routes = data.routes() + control.routes()
     routes += LegacyDataRoutes(catalog, index_name).routes() + AdminRoutes(catalog).routes() + whoami_routes()
+    routes += console_routes(with_console=False)
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 

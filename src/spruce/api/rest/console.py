@@ -37,7 +37,10 @@ def _asset(name: str) -> Response:
     return Response(file.read_bytes(), media_type=_TYPES[suffix], headers={"cache-control": "no-cache"})
 
 
-def console_routes() -> list[RouteSpec]:
+def console_routes(with_console: bool = True) -> list[RouteSpec]:
+    """The console (main port) and the docs page with its files (every port: each port's /docs
+    documents and tries that port's own routes)."""
+
     async def index(request: Request) -> Response:
         return _asset("index.html")
 
@@ -47,8 +50,10 @@ def console_routes() -> list[RouteSpec]:
     async def asset(request: Request) -> Response:
         return _asset(request.path_params["file"])
 
-    return [
-        RouteSpec("GET", "/", "console", "The web console", index),
+    routes = [
         RouteSpec("GET", "/docs", "docs", "Interactive API documentation generated from /openapi.json", docs),
         RouteSpec("GET", "/console/{file}", "console_asset", "A static file of the console", asset),
     ]
+    if with_console:
+        routes.insert(0, RouteSpec("GET", "/", "console", "The web console", index))
+    return routes
