@@ -48,6 +48,7 @@ $(COMPAT7)/.installed: tests/compat/requirements-pinecone7.txt
 compat-venvs: $(COMPAT7)/.installed
 
 serve: $(RUNTIME)
+	@echo "==> starting spruce serve --data $(DATA) --port $(PORT)"
 	@$(VENV)/bin/spruce serve --data $(DATA) --port $(PORT)
 
 lint: $(STAMP)
