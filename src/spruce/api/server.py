@@ -22,6 +22,7 @@ from spruce.api import tls
 from spruce.api.listeners import Http2Backend, Listener, bind
 from spruce.api.ports import PortRegistry
 from spruce.api.rest import create_control_app, create_index_app
+from spruce.api.rest.cors import CorsMiddleware, console_origins
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget
 from spruce.config import ServerConfig, Settings
@@ -142,6 +143,7 @@ class SpruceServer:
         app = create_index_app(
             self.catalog, name, self.config, hosts=self, metrics=self._metrics, budget=self._budget
         )
+        app = CorsMiddleware(app, console_origins(self._host_url(self.port), self.port))
         listener = Listener(
             sock, app, self._state, index_name=name, http2=self._http2, http=self._http, tls=self._tls
         )

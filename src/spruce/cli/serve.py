@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from spruce.api.server import serve as serve_forever
+from spruce.cli.banner import print_banner
 from spruce.config import Settings, load_integrations
 from spruce.errors import SpruceError
 from spruce.service.inference import get_registry
@@ -72,6 +73,14 @@ from spruce.service.inference import get_registry
     help="on a corrupt WAL: mark the index failed (default), or open it with every intact frame and "
     "record what was lost",
 )
+@click.option(
+    "--schemeless-hosts",
+    "schemeless_hosts",
+    multiple=True,
+    metavar="API_VERSION",
+    help="report index hosts without http:// to clients of this API version (2025-04: pinecone 7.x gRPC "
+    "as in Pinecone Local's docs; 7.x REST then needs http:// added by hand)",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -87,6 +96,7 @@ def serve(
     s3_endpoint: str | None,
     storage_integrations: Path | None,
     wal_recovery: str | None,
+    schemeless_hosts: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -114,6 +124,8 @@ def serve(
         server = replace(server, tls_key=tls_key)
     if (server.tls_cert is None) != (server.tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
+    if schemeless_hosts:
+        server = replace(server, schemeless_host_versions=schemeless_hosts)
     data = data_dir or settings.data_dir or Path("./data")
     imports = settings.imports
     try:
@@ -128,7 +140,7 @@ def serve(
         settings = replace(settings, engine=replace(settings.engine, wal_recovery=wal_recovery))
 
     def ready(url: str) -> None:
-        click.echo(f"Spruce is serving on {url} (data: {data})")
+        print_banner(url, data, bool(server.api_keys))
         sys.stdout.flush()
 
     try:

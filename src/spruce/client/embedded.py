@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client import progress
 from spruce.client.backups import BackupMethods
 from spruce.client.imports import ImportMethods
 from spruce.client.inference import Inference
@@ -31,6 +32,7 @@ from spruce.client.responses import (
     vector_obj,
 )
 from spruce.config import EngineConfig, ImportConfig
+from spruce.engine.stats import COUNTERS, StoreStats
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
@@ -162,8 +164,10 @@ class Index(IndexRecords, ImportMethods):
         if batch_size < 1:
             raise InvalidArgumentError("batch_size must be a positive integer")
         total = 0
-        for start in range(0, len(records), batch_size):
-            total += self._svc.upsert(records[start : start + batch_size], ns)
+        with progress.bar(f"upsert {self.name}", len(records), show_progress) as shown:
+            for start in range(0, len(records), batch_size):
+                total += self._svc.upsert(records[start : start + batch_size], ns)
+                shown.advance(min(batch_size, len(records) - start))
         return Obj(upserted_count=total)
 
     def query(
@@ -343,10 +347,22 @@ class Index(IndexRecords, ImportMethods):
         With `optimize` (the default) each namespace is also merged into one segment, so queries
         search a single graph: call it after a bulk load. Not needed for durability (the WAL is).
         """
-        self._svc.store.flush(optimize)
+        store = self._svc.store
+        with progress.spinner(f"flush {self.name}", lambda: flush_status(store.stats())):
+            store.flush(optimize)
 
 
 DEFAULT_NAMESPACE_NAME = "__default__"
+
+
+def flush_status(stats: StoreStats) -> str:
+    segments = sum(n.segments for n in stats.namespaces)
+    memtable = sum(n.memtable_rows for n in stats.namespaces)
+    running = COUNTERS.snapshot().graph_builds_running
+    return (
+        f"{memtable} rows to seal, {segments} segments, {stats.graphs_pending} graphs to build"
+        f"{f', {running} building' if running else ''}"
+    )
 
 
 def _ns_in(name: str) -> str:

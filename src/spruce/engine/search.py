@@ -17,6 +17,7 @@ import numpy as np
 from spruce.engine.ann import AnnIndex
 from spruce.engine.blas import single_threaded_blas
 from spruce.engine.sparse import SparseSnapshot
+from spruce.engine.stats import COUNTERS
 from spruce.types import BoolArray, FloatArray, IntArray, SparseVector
 
 _EF_CAP = 4096
@@ -120,6 +121,7 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         # caller fixed the width itself.
         and (spec.ef_search > 0 or view.ann.trusted_for(spec.top_k))
     )
+    COUNTERS.searched(view.allowed_count, use_ann)
     if use_ann:
         assert view.ann is not None and spec.dense is not None
         # A narrower filter leaves fewer allowed nodes on the graph's paths: widen the beam in

@@ -45,6 +45,7 @@ from spruce.engine.segment import (
     write_alive,
     write_segment,
 )
+from spruce.engine.stats import COUNTERS, NamespaceStorage, StoreStats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
 from spruce.errors import (
     AlreadyExistsError,
@@ -588,14 +589,19 @@ class Store:
         return between_chunks
 
     def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
-        index = AnnIndex.build(
-            np.asarray(block.dense[: block.n]),
-            self.metric,
-            m=self.config.hnsw_m,
-            ef_construction=self.config.hnsw_ef_construction,
-            target_recall=self.config.ann_target_recall,
-            between_chunks=self.build_step(pause),
-        )
+        COUNTERS.build_started()
+        started = time.monotonic()
+        try:
+            index = AnnIndex.build(
+                np.asarray(block.dense[: block.n]),
+                self.metric,
+                m=self.config.hnsw_m,
+                ef_construction=self.config.hnsw_ef_construction,
+                target_recall=self.config.ann_target_recall,
+                between_chunks=self.build_step(pause),
+            )
+        finally:
+            COUNTERS.build_finished(time.monotonic() - started)
         self.attach_ann(block, index)
 
     def attach_ann(self, block: RowBlock, index: AnnIndex) -> None:
@@ -841,6 +847,28 @@ class Store:
         with self._lock:
             ns = self._namespaces.get(namespace)
             return ns is None or not any(self.needs_ann(b) for b in ns.sealed)
+
+    def stats(self) -> StoreStats:
+        """Sizes for monitoring: WAL, segments per namespace, graphs still to build."""
+        with self._lock:
+            wal = self._wal
+            namespaces = tuple(
+                NamespaceStorage(
+                    name=name,
+                    records=ns.count,
+                    segments=len(ns.sealed),
+                    memtable_rows=ns.memtable.n,
+                    segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
+                )
+                for name, ns in sorted(self._namespaces.items())
+            )
+            pending = sum(1 for ns in self._namespaces.values() for b in ns.sealed if self.needs_ann(b))
+        return StoreStats(
+            wal_bytes=wal.size_bytes if wal is not None and not self._closed else 0,
+            wal_fsyncs=wal.fsync_count if wal is not None else 0,
+            namespaces=namespaces,
+            graphs_pending=pending,
+        )
 
 
 class _Worker:

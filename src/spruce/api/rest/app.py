@@ -16,17 +16,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spruce.api.rest.admin import AdminRoutes
 from spruce.api.rest.backups import BackupRoutes
+from spruce.api.rest.console import console_routes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import AUTHENTICATED_KEY, endpoint, error_response, json_response
 from spruce.api.rest.imports import ImportRoutes
 from spruce.api.rest.inference import InferenceRoutes
+from spruce.api.rest.legacy import LegacyDataRoutes, whoami_routes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
 from spruce.api.rest.records import RecordsRoutes
+from spruce.api.rest.route_schemas import attach
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError, NotFoundError
@@ -47,6 +51,7 @@ def create_control_app(
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     specs = control.routes() + InferenceRoutes(config, catalog.path).routes()
     specs += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
+    specs += AdminRoutes(catalog).routes() + whoami_routes() + console_routes()
     return _build(specs, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
 
 
@@ -68,6 +73,8 @@ def create_index_app(
     )
     routes += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
     routes += ImportRoutes(catalog, index_name, config).routes()
+    routes += LegacyDataRoutes(catalog, index_name).routes() + AdminRoutes(catalog).routes() + whoami_routes()
+    routes += console_routes(with_console=False)
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
@@ -80,8 +87,6 @@ def _build(
     title: str,
     index: str | None,
 ) -> ASGIApp:
-    document = openapi_document(specs, title)
-
     async def health(request: Request) -> Response:
         # Which index a port serves is for key holders only: a scanner learns nothing from /health.
         named = index is not None and request.scope.get(AUTHENTICATED_KEY, True)
@@ -93,12 +98,15 @@ def _build(
     async def metrics_route(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    routes = [Route(s.path, endpoint(s.operation)(s.handler), methods=[s.method]) for s in specs]
-    routes += [
-        Route("/health", endpoint("health")(health), methods=["GET"]),
-        Route("/openapi.json", endpoint("openapi")(openapi), methods=["GET"]),
-        Route("/metrics", endpoint("metrics")(metrics_route), methods=["GET"]),
+    specs = [
+        *specs,
+        RouteSpec("GET", "/health", "health", "Liveness probe (no API key needed)", health),
+        RouteSpec("GET", "/openapi.json", "openapi", "This OpenAPI document", openapi),
+        RouteSpec("GET", "/metrics", "metrics", "Prometheus metrics", metrics_route),
     ]
+    specs = [attach(s) for s in specs]
+    document = openapi_document(specs, title)
+    routes = [Route(s.path, endpoint(s.operation)(s.handler), methods=[s.method]) for s in specs]
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

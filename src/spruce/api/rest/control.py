@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spruce.api.rest.hosts import IndexHosts
+from spruce.api.rest.hosts import IndexHosts, advertised
 from spruce.api.rest.http import json_response, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
@@ -51,11 +51,14 @@ class ControlRoutes:
             RouteSpec("DELETE", "/indexes/{name}", "delete_index", "Delete an index", self.delete_index),
         ]
 
+    def _host(self, name: str, version: str | None) -> str:
+        return advertised(self.hosts.host(name), version, self.config.schemeless_host_versions)
+
     async def _json(self, request: Request, info: IndexInfo, status: int = 200) -> Response:
         version = request.headers.get(API_VERSION_HEADER)
         health = await run_in_threadpool(self._health, info.name)  # may wait on the catalogue lock
         return json_response(
-            index_model.index_json(info, self.hosts.host(info.name), version, health), status
+            index_model.index_json(info, self._host(info.name, version), version, health), status
         )
 
     def _health(self, name: str) -> IndexHealth | None:
@@ -69,7 +72,7 @@ class ControlRoutes:
         version = request.headers.get(API_VERSION_HEADER)
         healths = await run_in_threadpool(lambda: [self._health(i.name) for i in infos])
         items = [
-            index_model.index_json(i, self.hosts.host(i.name), version, h)
+            index_model.index_json(i, self._host(i.name, version), version, h)
             for i, h in zip(infos, healths, strict=True)
         ]
         return json_response({"indexes": items})

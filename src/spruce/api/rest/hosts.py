@@ -35,3 +35,17 @@ class StaticHosts:
 
     async def closed(self, name: str) -> None:
         return None
+
+
+def advertised(host: str, api_version: str | None, schemeless_versions: tuple[str, ...]) -> str:
+    """The host as describe_index reports it to a client of `api_version`.
+
+    pinecone 7.x's gRPC client strips only "https://" before dialing, so "http://h:p" fails there with
+    "Misformatted domain name", while its REST client needs the "http://" (it prefixes a bare host with
+    https://). Both send identical describe_index requests (same API version, same User-Agent), so
+    the server cannot choose per client: `--schemeless-hosts 2025-04` serves the bare "h:p", as
+    Pinecone Local does, for deployments whose 7.x clients use gRPC.
+    """
+    if api_version is not None and api_version.strip() in schemeless_versions and "://" in host:
+        return host.split("://", 1)[1]
+    return host

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from spruce.api.rest.engine_metrics import EngineCollector
 from spruce.service.catalog import Catalog
 
 
@@ -30,6 +31,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_RecordsCollector(catalog))
+        self.registry.register(EngineCollector(catalog))
+        ProcessCollector(registry=self.registry)
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
         self.requests.labels(operation, str(status)).inc()

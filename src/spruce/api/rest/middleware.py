@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spruce.api.rest.console import OPEN_PAGES, OPEN_PREFIX
 from spruce.api.rest.http import AUTHENTICATED_KEY, OPERATION_KEY, REQUEST_ID_KEY
 from spruce.api.rest.metrics import Metrics
 from spruce.errors import ResourceExhaustedError, SpruceError, UnauthenticatedError
@@ -79,7 +80,7 @@ class SpruceMiddleware:
             authenticated = scope[AUTHENTICATED_KEY] = not self.keys or self._authorized(
                 headers.get(b"api-key")
             )
-            if not authenticated and scope["path"] not in OPEN_PATHS:
+            if not authenticated and scope["path"] not in OPEN_PATHS and not _console_path(scope["path"]):
                 scope[OPERATION_KEY] = "unauthenticated"
                 await _send_error(send_with_id, UnauthenticatedError("missing or invalid Api-Key header"))
                 return
@@ -121,6 +122,11 @@ class SpruceMiddleware:
             return False
         # compare_digest against every key so timing does not reveal which prefix matched.
         return any([hmac.compare_digest(key, k) for k in self.keys])
+
+
+def _console_path(path: str) -> bool:
+    # The console's pages and files: the console asks for the key and sends it on its API calls.
+    return path in OPEN_PAGES or path.startswith(OPEN_PREFIX)
 
 
 def _request_id(given: bytes | None) -> str:

@@ -1,0 +1,79 @@
+"""Process-wide engine counters for monitoring: graph builds and how rows were searched.
+
+Plain integers bumped under one lock: a few increments per query or build cost nothing next to the
+work they count. Per-index state (WAL size, segments) is read from the stores at scrape time instead
+(`Store.stats`), so only events that leave no trace in the data are counted here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCounters:
+    graph_builds_started: int
+    graph_builds_finished: int
+    graph_build_seconds: float
+    rows_searched_exact: int
+    rows_searched_graph: int
+
+    @property
+    def graph_builds_running(self) -> int:
+        return self.graph_builds_started - self.graph_builds_finished
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = 0
+        self._finished = 0
+        self._build_seconds = 0.0
+        self._exact = 0
+        self._graph = 0
+
+    def build_started(self) -> None:
+        with self._lock:
+            self._started += 1
+
+    def build_finished(self, seconds: float) -> None:
+        # Called for failed and cancelled builds too, so `running` returns to zero.
+        with self._lock:
+            self._finished += 1
+            self._build_seconds += seconds
+
+    def searched(self, rows: int, graph: bool) -> None:
+        with self._lock:
+            if graph:
+                self._graph += rows
+            else:
+                self._exact += rows
+
+    def snapshot(self) -> EngineCounters:
+        with self._lock:
+            return EngineCounters(
+                self._started, self._finished, self._build_seconds, self._exact, self._graph
+            )
+
+
+COUNTERS = _Counters()
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceStorage:
+    name: str
+    records: int
+    segments: int
+    memtable_rows: int
+    segments_with_graph: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What one index's store holds on disk and in memory, read at once under its lock."""
+
+    wal_bytes: int
+    wal_fsyncs: int
+    namespaces: tuple[NamespaceStorage, ...]
+    graphs_pending: int  # sealed segments big enough for a graph that have none yet
