@@ -164,6 +164,10 @@ async def test_real_responses_match_the_documented_schemas(checked: Checked) -> 
             for p, ops in c.doc["paths"].items()
             for m, op in ops.items()
             if "application/json" in op["responses"][next(iter(op["responses"]))].get("content", {})
+            # Routes that publish no response schema yet (a bare object: inference, records, imports,
+            # backups) have nothing to validate; once a schema is published here, a test must send it.
+            and op["responses"][next(iter(op["responses"]))]["content"]["application/json"]["schema"]
+            != {"type": "object"}
         }
         - c.checked
         - {("/openapi.json", "get"), ("/indexes/create-for-model", "post")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spruce.api.rest.http import json_response, read_body, read_json
+from spruce.api.rest.http import JSON, NDJSON, json_response, read_body, read_json
 from spruce.api.rest.inference import run_in_inference_pool
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
@@ -50,7 +50,7 @@ class RecordsRoutes:
 
     async def upsert(self, request: Request) -> Response:
         namespace = rest.namespace_in(request.path_params["namespace"])
-        body = await read_body(request, self.limit)
+        body = await read_body(request, self.limit, NDJSON | JSON)
         records = self._records()
 
         def parse_and_upsert() -> int:
