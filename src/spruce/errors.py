@@ -3,11 +3,16 @@
     SpruceError
     ├── NotFoundError
     │   ├── IndexNotFoundError
-    │   └── NamespaceNotFoundError
+    │   ├── NamespaceNotFoundError
+    │   ├── CollectionNotFoundError (also a ValueError)
+    │   └── RecordNotFoundError     (collection update of ids that do not exist; also a ValueError)
     ├── AlreadyExistsError
-    ├── InvalidArgumentError
+    │   ├── CollectionAlreadyExistsError (also a ValueError)
+    │   └── IDAlreadyExistsError    (collection add of an existing id; also a ValueError)
+    ├── InvalidArgumentError        (also a ValueError, as Chroma and pyseekdb users expect)
     │   ├── DimensionMismatchError
-    │   └── InvalidFilterError
+    │   ├── InvalidFilterError
+    │   └── DuplicateIDError        (one id twice in one collection call)
     ├── ForbiddenError              (deletion protection)
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
@@ -48,7 +53,7 @@ class AlreadyExistsError(SpruceError):
     pass
 
 
-class InvalidArgumentError(SpruceError):
+class InvalidArgumentError(SpruceError, ValueError):
     pass
 
 
@@ -92,4 +97,24 @@ class WalCorruptionError(CorruptionError):
 
 
 class SegmentCorruptionError(CorruptionError):
+    pass
+
+
+class DuplicateIDError(InvalidArgumentError):
+    pass
+
+
+class CollectionNotFoundError(NotFoundError, ValueError):
+    pass
+
+
+class RecordNotFoundError(NotFoundError, ValueError):
+    pass
+
+
+class CollectionAlreadyExistsError(AlreadyExistsError, ValueError):
+    pass
+
+
+class IDAlreadyExistsError(AlreadyExistsError, ValueError):
     pass

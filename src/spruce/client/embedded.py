@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.client.collection import Backend, CollectionsMixin, ServiceBackend
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -29,11 +30,12 @@ from spruce.client.responses import (
 from spruce.config import EngineConfig
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
+from spruce.service.collections import CollectionService
 from spruce.service.data import IndexService
 from spruce.types import Record, SparseVector
 
 
-class Client:
+class Client(CollectionsMixin):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -110,6 +112,9 @@ class Client:
 
     def _host(self, name: str) -> str:
         return f"embedded://{name}"
+
+    def _collection_backend(self) -> Backend:  # the Collection API (client/collection.py)
+        return ServiceBackend(CollectionService(self.catalog))
 
 
 class Index:

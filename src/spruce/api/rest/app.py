@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spruce.api.rest.collections import CollectionRoutes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
@@ -41,8 +42,14 @@ def create_control_app(
     budget: BodyBudget | None = None,
 ) -> ASGIApp:
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
+    collections = CollectionRoutes(catalog, config, control.hosts)  # the Collection API (remote)
     return _build(
-        control.routes(), config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None
+        control.routes() + collections.routes(),
+        config,
+        metrics or Metrics(catalog),
+        budget,
+        "Spruce control plane",
+        index=None,
     )
 
 
