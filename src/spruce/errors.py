@@ -5,7 +5,8 @@
     │   ├── IndexNotFoundError
     │   ├── NamespaceNotFoundError
     │   ├── CollectionNotFoundError (also a ValueError)
-    │   └── RecordNotFoundError     (collection update of ids that do not exist; also a ValueError)
+    │   ├── RecordNotFoundError     (collection update of ids that do not exist; also a ValueError)
+    │   └── ModelNotFoundError
     ├── AlreadyExistsError
     │   ├── CollectionAlreadyExistsError (also a ValueError)
     │   └── IDAlreadyExistsError    (collection add of an existing id; also a ValueError)
@@ -18,6 +19,7 @@
     ├── PayloadTooLargeError
     ├── ResourceExhaustedError
     ├── ClosedError                 (using a closed client or store)
+    ├── ModelUnavailableError       (a model's files are not installed)
     └── CorruptionError
         ├── WalCorruptionError
         └── SegmentCorruptionError
@@ -118,3 +120,11 @@ class CollectionAlreadyExistsError(AlreadyExistsError, ValueError):
 
 class IDAlreadyExistsError(AlreadyExistsError, ValueError):
     pass
+
+
+class ModelNotFoundError(NotFoundError):
+    """No inference model has this name."""
+
+
+class ModelUnavailableError(SpruceError):
+    """A model's files are missing or unreadable on this machine (an installation problem)."""

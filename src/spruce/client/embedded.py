@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from spruce.client.collection import Backend, CollectionsMixin, ServiceBackend
+from spruce.client.inference import Inference
 from spruce.client.responses import (
     IndexList,
     IndexModel,
@@ -52,6 +53,10 @@ class Client(CollectionsMixin):
 
     def close(self) -> None:
         self.catalog.close()
+
+    @property
+    def inference(self) -> Inference:
+        return Inference(self.path)  # cheap: the models live in the process-wide registry
 
     # -- control plane ----------------------------------------------------------------------------
     def create_index(

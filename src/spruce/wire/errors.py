@@ -33,6 +33,8 @@ _TABLE: dict[type[BaseException], ErrorCode] = {
     # A closed store only happens while shutting down: the client may retry elsewhere.
     errors.ClosedError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.CorruptionError: ErrorCode(500, "DATA_LOSS", "DATA_LOSS"),
+    # The server runs but a model's files were never installed: not the client's fault, nor a crash.
+    errors.ModelUnavailableError: ErrorCode(503, "UNAVAILABLE", "UNAVAILABLE"),
     errors.SpruceError: INTERNAL,
 }
 

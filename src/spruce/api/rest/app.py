@@ -21,6 +21,7 @@ from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
 from spruce.api.rest.hosts import IndexHosts, StaticHosts
 from spruce.api.rest.http import endpoint, error_response, json_response
+from spruce.api.rest.inference import InferenceRoutes
 from spruce.api.rest.metrics import Metrics
 from spruce.api.rest.middleware import BodyBudget, SpruceMiddleware
 from spruce.api.rest.openapi import openapi_document
@@ -42,15 +43,9 @@ def create_control_app(
     budget: BodyBudget | None = None,
 ) -> ASGIApp:
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
-    collections = CollectionRoutes(catalog, config, control.hosts)  # the Collection API (remote)
-    return _build(
-        control.routes() + collections.routes(),
-        config,
-        metrics or Metrics(catalog),
-        budget,
-        "Spruce control plane",
-        index=None,
-    )
+    routes = control.routes() + InferenceRoutes(config, catalog.path).routes()
+    routes += CollectionRoutes(catalog, config, control.hosts).routes()  # the Collection API (remote)
+    return _build(routes, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
 
 
 def create_index_app(
@@ -65,7 +60,7 @@ def create_index_app(
     """`metrics` and `budget` are shared by all the apps of one server process."""
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     data = DataRoutes(catalog, index_name, config)
-    routes = data.routes() + control.routes()
+    routes = data.routes() + control.routes() + InferenceRoutes(config, catalog.path).routes()
     title = f"Spruce index {index_name}"
     return _build(routes, config, metrics or Metrics(catalog), budget, title, index=index_name)
 
