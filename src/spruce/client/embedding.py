@@ -8,10 +8,11 @@ It follows both protocols: Chroma's (`__call__(input)`, `embed_query`, `name()`)
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
+
+from spruce.service.inference import ModelRegistry, get_registry
 
 MODEL = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -19,7 +20,7 @@ DIMENSION = 384
 
 class DefaultEmbeddingFunction:
     def __init__(self) -> None:
-        self._registry: Any = None
+        self._registry: ModelRegistry | None = None
 
     @staticmethod
     def name() -> str:
@@ -33,8 +34,7 @@ class DefaultEmbeddingFunction:
         if isinstance(texts, str):
             texts = [texts]
         if self._registry is None:
-            inference = importlib.import_module("spruce.service.inference")
-            self._registry = inference.get_registry()
+            self._registry = get_registry()
         result = self._registry.embed(MODEL, list(texts), input_type=input_type)
         return list(np.asarray(result.dense, dtype=np.float32))
 
