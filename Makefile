@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 COMPAT7 := .compat-venvs/pinecone7
+CHROMA := .compat-venvs/chroma
 DATA ?= ./data
 PORT ?= 5080
 
@@ -31,7 +32,14 @@ $(COMPAT7)/.installed: tests/compat/requirements-pinecone7.txt
 	$(COMPAT7)/bin/python -m pip install -q -r tests/compat/requirements-pinecone7.txt
 	touch $@
 
-compat-venvs: $(COMPAT7)/.installed
+# chromadb (differential test of the Collection API, and benchmarks/collections.py), in its own venv.
+$(CHROMA)/.installed: tests/collections/requirements-chroma.txt
+	$(PYTHON) -m venv $(CHROMA)
+	$(CHROMA)/bin/python -m pip install -q --upgrade pip
+	$(CHROMA)/bin/python -m pip install -q -r tests/collections/requirements-chroma.txt
+	touch $@
+
+compat-venvs: $(COMPAT7)/.installed $(CHROMA)/.installed
 
 serve: $(STAMP)
 	$(VENV)/bin/spruce serve --data $(DATA) --port $(PORT)
