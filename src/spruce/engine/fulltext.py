@@ -12,7 +12,7 @@ A sealed block's index is built from its rows on first use and kept for the bloc
 immutable apart from deletions, which queries apply through the alive mask). The memtable's index is
 caught up incrementally with the rows appended since its last use, since a memtable only grows. The
 index is held in RAM beside the block (a weak map, so it dies with the block) and rebuilt after a
-restart: see benchmarks/collections.py for what a rebuild costs.
+restart: see benchmarks/collection_api.py for what a rebuild costs.
 
 `contains_rows`: each word-character run of the pattern selects the vocabulary terms it can be part
 of (equal, prefix, suffix or infix, depending on whether the run touches the ends of the pattern);

@@ -217,6 +217,10 @@ class CollectionRegistry:
             return replace(stored)
 
     def get(self, name: object) -> CollectionInfo:
+        return replace(self.lookup(name))
+
+    def lookup(self, name: object) -> CollectionInfo:
+        """The stored entry itself (not a copy: read it, never change it); for the data path."""
         if not isinstance(name, str):
             raise InvalidArgumentError(f"collection name must be a string, got {type(name).__name__}")
         with self.lock:
@@ -226,7 +230,7 @@ class CollectionRegistry:
                 info = None
             if info is None:
                 raise CollectionNotFoundError(f"collection {name!r} does not exist")
-            return replace(info)
+            return info
 
     def all(self) -> list[CollectionInfo]:
         with self.lock:

@@ -40,7 +40,7 @@ from spruce.service.catalog import Catalog
 from spruce.service.collection_registry import CollectionInfo, CollectionRegistry, registry_for
 from spruce.service.data import IndexService
 from spruce.service.where import contains_terms, parse_where, parse_where_document
-from spruce.types import FloatArray, Metadata, Record
+from spruce.types import FloatArray, Match, Metadata, Record
 
 DOCUMENT_FIELD = "document"
 NS = ""
@@ -52,11 +52,6 @@ _BATCH = v.MAX_UPSERT_BATCH
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def distance_of(metric: str, score: float) -> float:
-    """Chroma's smaller-is-better distance from the engine's Pinecone-style score."""
-    return score if metric == "euclidean" else 1.0 - score
 
 
 # -- argument checks ---------------------------------------------------------------------------------
@@ -251,7 +246,7 @@ class CollectionService:
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         ids = check_ids(ids, "add")
         n = len(ids)
         _check_lengths("add", n, metadatas=metadatas, documents=documents)
@@ -292,7 +287,7 @@ class CollectionService:
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         ids = check_ids(ids, "upsert")
         n = len(ids)
         _check_lengths("upsert", n, metadatas=metadatas, documents=documents)
@@ -331,7 +326,7 @@ class CollectionService:
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         ids = check_ids(ids, "update")
         n = len(ids)
         _check_lengths("update", n, metadatas=metadatas, documents=documents)
@@ -371,7 +366,7 @@ class CollectionService:
     def delete(
         self, name: str, ids: Sequence[str] | None = None, where: object = None, where_document: object = None
     ) -> int:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         if ids is None and not where and not where_document:
             raise InvalidArgumentError("delete needs at least one of ids, where, or where_document")
         id_list = check_ids(ids, "delete", allow_empty=True) if ids is not None else None
@@ -409,7 +404,7 @@ class CollectionService:
         return None if root is None else RowPredicate(root)
 
     def count(self, name: str) -> int:
-        svc = self._index(self.registry.get(name))
+        svc = self._index(self.registry.lookup(name))
         return 0 if svc is None else svc.store.namespace_counts().get(NS, 0)
 
     def get(
@@ -422,7 +417,7 @@ class CollectionService:
         offset: int | None = None,
         include: Sequence[str] = GET_INCLUDE,
     ) -> dict[str, Any]:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         inc = check_include(include, ("documents", "embeddings", "metadatas", "uris", "data"), "get")
         id_list = check_ids(ids, "get", allow_empty=True) if ids is not None else None
         if limit is not None:
@@ -461,7 +456,7 @@ class CollectionService:
         include: Sequence[str] = QUERY_INCLUDE,
         ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         inc = check_include(include, INCLUDE_ITEMS[:4], "query")
         k = check_n_results(n_results)
         if query_embeddings is None:
@@ -485,10 +480,10 @@ class CollectionService:
         if not np.isfinite(mat).all():
             raise InvalidArgumentError("query_embeddings contain NaN or infinity")
         want_meta = "metadatas" in inc or "documents" in inc
-        rows: list[list[tuple[Record, float]]] = []
+        per_query: list[list[Match]] = []
         for q in mat:
             if svc is None:
-                rows.append([])
+                per_query.append([])
                 continue
             spec = QuerySpec(
                 metric=info.engine_metric,
@@ -498,14 +493,8 @@ class CollectionService:
                 ef_search=svc.config.hnsw_ef_search,
                 exact_max_rows=svc.config.exact_filter_max_rows,
             )
-            matches = svc.store.query(NS, spec, pred, "embeddings" in inc, want_meta)
-            rows.append(
-                [
-                    (Record(m.id, m.values, None, m.metadata), distance_of(info.engine_metric, m.score))
-                    for m in matches
-                ]
-            )
-        return _nested_result(rows, inc)
+            per_query.append(svc.store.query(NS, spec, pred, "embeddings" in inc, want_meta))
+        return _matches_result(per_query, info.engine_metric, inc)
 
     def hybrid_search(
         self,
@@ -519,7 +508,7 @@ class CollectionService:
         """pyseekdb's hybrid search: full-text BM25 (`query`) and/or vector (`knn`, with
         `query_embeddings`), fused by reciprocal rank (`rank={"rrf": {...}}`). The `distances` key
         holds the fused score (higher is better) as pyseekdb's does; a knn-only search gives distances."""
-        info = self.registry.get(name)
+        info = self.registry.lookup(name)
         k = check_n_results(n_results)
         inc = check_include(
             include if include is not None else ["documents", "metadatas"], INCLUDE_ITEMS[:4], "hybrid_search"
@@ -625,8 +614,10 @@ def _merge(old: Record | None, new_user: Mapping[str, Any] | None, document: str
 def split_metadata(meta: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
     if not meta:
         return None, None
-    doc = meta.get(DOCUMENT_FIELD)
-    user = {k: val for k, val in meta.items() if k != DOCUMENT_FIELD}
+    if DOCUMENT_FIELD not in meta:
+        return dict(meta), None
+    user = dict(meta)
+    doc = user.pop(DOCUMENT_FIELD)
     return (user or None), (doc if isinstance(doc, str) else None)
 
 
@@ -654,6 +645,38 @@ def _nested_result(rows: Sequence[Sequence[tuple[Record, float]]], inc: Sequence
     out["distances"] = [[float(d) for _, d in row] for row in rows] if "distances" in inc else None
     out["included"] = list(inc)
     return out
+
+
+def _matches_result(per_query: Sequence[Sequence[Match]], metric: str, inc: Sequence[str]) -> dict[str, Any]:
+    """Query results straight from the engine's matches (their metadata dicts are fresh copies)."""
+    docs: list[list[str | None]] = []
+    metas: list[list[dict[str, Any] | None]] = []
+    if "documents" in inc or "metadatas" in inc:
+        for matches in per_query:
+            d_row: list[str | None] = []
+            m_row: list[dict[str, Any] | None] = []
+            for m in matches:
+                meta = m.metadata
+                doc = meta.pop(DOCUMENT_FIELD, None) if meta else None
+                d_row.append(doc if isinstance(doc, str) else None)
+                m_row.append(meta or None)
+            docs.append(d_row)
+            metas.append(m_row)
+    euclidean = metric == "euclidean"
+    return {
+        "ids": [[m.id for m in matches] for matches in per_query],
+        "embeddings": [[np.asarray(m.values).tolist() for m in ms] for ms in per_query]
+        if "embeddings" in inc
+        else None,
+        "documents": docs if "documents" in inc else None,
+        "metadatas": metas if "metadatas" in inc else None,
+        "uris": [[None] * len(ms) for ms in per_query] if "uris" in inc else None,
+        "data": [[None] * len(ms) for ms in per_query] if "data" in inc else None,
+        "distances": [[float(m.score) if euclidean else 1.0 - float(m.score) for m in ms] for ms in per_query]
+        if "distances" in inc
+        else None,
+        "included": list(inc),
+    }
 
 
 def _only_keys(obj: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
