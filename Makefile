@@ -32,7 +32,7 @@ $(COMPAT7)/.installed: tests/compat/requirements-pinecone7.txt
 	$(COMPAT7)/bin/python -m pip install -q -r tests/compat/requirements-pinecone7.txt
 	touch $@
 
-# chromadb (differential test of the Collection API, and benchmarks/collections.py), in its own venv.
+# chromadb (differential test of the Collection API, and benchmarks/collection_api.py), in its own venv.
 $(CHROMA)/.installed: tests/collections/requirements-chroma.txt
 	$(PYTHON) -m venv $(CHROMA)
 	$(CHROMA)/bin/python -m pip install -q --upgrade pip
