@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -60,63 +59,6 @@ def test_pyseekdb_upsert_samples_run_as_written(tmp_path: Path) -> None:
     hits = text_collection.query(query_texts="Which language is popular for programming?", n_results=1)
     assert hits["ids"] == [["doc2"]]
     client.close()
-
-
-def test_validation_errors_are_value_errors_and_write_nothing() -> None:
-    client = spruce.Client()
-    col = client.create_collection("v", embedding_function=None, dimension=2)
-    col.add(ids=["a"], embeddings=[[1, 2]], documents=["one"])
-    cases: list[tuple[type[Exception], Any]] = [
-        (errors.InvalidArgumentError, lambda: col.add(ids=["b", "c"], embeddings=[[1, 2]])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=["b"])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=["b"], documents=["no ef"])),
-        (errors.DimensionMismatchError, lambda: col.add(ids=["b"], embeddings=[[1, 2, 3]])),
-        (errors.DuplicateIDError, lambda: col.add(ids=["b", "b"], embeddings=[[1, 2], [3, 4]])),
-        (errors.DuplicateIDError, lambda: col.upsert(ids=["b", "b"], embeddings=[[1, 2], [3, 4]])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=[""], embeddings=[[1, 2]])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=[5], embeddings=[[1, 2]])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=[], embeddings=[])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=["b"], embeddings=[[1, float("nan")]])),
-        (errors.InvalidArgumentError, lambda: col.add(ids=["b"], embeddings=[[1, 2]], metadatas=[{"x": {}}])),
-        (
-            errors.InvalidArgumentError,
-            lambda: col.add(ids=["b"], embeddings=[[1, 2]], metadatas=[{"document": "x"}]),
-        ),
-        (errors.IDAlreadyExistsError, lambda: col.add(ids=["b", "a"], embeddings=[[1, 2], [3, 4]])),
-        (errors.RecordNotFoundError, lambda: col.update(ids=["a", "zz"], metadatas=[{"k": 1}, {"k": 2}])),
-        (errors.InvalidArgumentError, lambda: col.query(query_embeddings=[[1, 2]], n_results=0)),
-        (errors.InvalidArgumentError, lambda: col.query(query_embeddings=[[1, 2]], n_results=True)),
-        (errors.DimensionMismatchError, lambda: col.query(query_embeddings=[[1, 2, 3]])),
-        (errors.InvalidArgumentError, lambda: col.query(query_texts=["no ef"])),
-        (errors.InvalidArgumentError, lambda: col.delete()),
-        (errors.InvalidFilterError, lambda: col.delete(where={"k": {"$like": 1}})),
-        (errors.InvalidFilterError, lambda: col.get(where={"$nor": [{"k": 1}]})),
-        (errors.InvalidFilterError, lambda: col.get(where_document={"$has": "x"})),
-        (errors.InvalidFilterError, lambda: col.get(where_document={"$regex": "("})),
-        (errors.InvalidArgumentError, lambda: col.get(include=["distances"])),
-        (errors.InvalidArgumentError, lambda: col.get(include=["vectors"])),
-        (errors.InvalidArgumentError, lambda: col.query(query_embeddings=[[1, 2]], include=["scores"])),
-        (errors.CollectionNotFoundError, lambda: client.get_collection("missing")),
-        (errors.CollectionNotFoundError, lambda: client.delete_collection("missing")),
-        (errors.InvalidArgumentError, lambda: client.create_collection("bad name!", embedding_function=None)),
-        (errors.InvalidArgumentError, lambda: client.create_collection("-x", embedding_function=None)),
-        (errors.CollectionAlreadyExistsError, lambda: client.create_collection("v", embedding_function=None)),
-        (errors.InvalidArgumentError, lambda: client.create_collection("m", metric="hamming")),
-    ]
-    for cls, call in cases:
-        with pytest.raises(cls) as info:
-            call()
-        assert isinstance(info.value, ValueError), cls
-    assert col.get(include=["documents", "embeddings"]) == {
-        "ids": ["a"],
-        "embeddings": [[1.0, 2.0]],
-        "documents": ["one"],
-        "metadatas": None,
-        "uris": None,
-        "data": None,
-        "included": ["documents", "embeddings"],
-    }
-    assert [c.name for c in client.list_collections()] == ["v"]
 
 
 def test_distances_follow_chroma_for_every_metric_alias() -> None:

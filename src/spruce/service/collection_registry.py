@@ -159,6 +159,8 @@ class CollectionRegistry:
     ) -> CollectionInfo:
         check_name(name)
         metric = check_metric(metric)
+        if embedding_function is not None and not isinstance(embedding_function, str):
+            raise InvalidArgumentError("embedding_function must be the function's name (a string) or null")
         if dimension is not None:
             v.check_dimension(dimension)
         metadata = check_collection_metadata(metadata)

@@ -241,8 +241,8 @@ class CollectionService:
     def add(
         self,
         name: str,
-        ids: Sequence[str],
-        embeddings: object,
+        ids: Sequence[str] | None = None,
+        embeddings: object = None,
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
@@ -282,8 +282,8 @@ class CollectionService:
     def upsert(
         self,
         name: str,
-        ids: Sequence[str],
-        embeddings: object,
+        ids: Sequence[str] | None = None,
+        embeddings: object = None,
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
@@ -321,7 +321,7 @@ class CollectionService:
     def update(
         self,
         name: str,
-        ids: Sequence[str],
+        ids: Sequence[str] | None = None,
         embeddings: object = None,
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
