@@ -95,28 +95,28 @@ class HttpBackend:
             "embedding_function": embedding_function,
             "get_or_create": get_or_create,
         }
-        result: dict[str, Any] = self._send("POST", "/collections", body)
+        result: dict[str, Any] = self._send("POST", "/spruce/collections", body)
         return result
 
     def info(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("GET", f"/collections/{_quote(name)}")
+        result: dict[str, Any] = self._send("GET", f"/spruce/collections/{_quote(name)}")
         return result
 
     def list_collections(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._send("GET", "/collections")["collections"]
+        result: list[dict[str, Any]] = self._send("GET", "/spruce/collections")["collections"]
         return result
 
     def delete_collection(self, name: str) -> None:
-        self._send("DELETE", f"/collections/{_quote(name)}")
+        self._send("DELETE", f"/spruce/collections/{_quote(name)}")
 
     def modify(self, name: str, new_name: str | None, metadata: dict[str, Any] | None) -> dict[str, Any]:
         result: dict[str, Any] = self._send(
-            "PATCH", f"/collections/{_quote(name)}", {"new_name": new_name, "metadata": metadata}
+            "PATCH", f"/spruce/collections/{_quote(name)}", {"new_name": new_name, "metadata": metadata}
         )
         return result
 
     def call(self, name: str, op: str, **kwargs: Any) -> Any:
-        path = f"/collections/{_quote(name)}/{op}"
+        path = f"/spruce/collections/{_quote(name)}/{op}"
         body = {k: val for k, val in kwargs.items() if val is not None}
         if op in ("add", "upsert", "update") and isinstance(body.get("ids"), list):
             return self._write(path, body)

@@ -1,10 +1,13 @@
 """REST routes of the Collection API, on the control port: the remote side of `spruce.HttpClient`.
 
-    GET    /collections                    list            POST /collections/{name}/add      ...
-    POST   /collections                    create          POST /collections/{name}/upsert|update|delete
-    GET    /collections/{name}             describe        POST /collections/{name}/get|query|count
-    PATCH  /collections/{name}             modify          POST /collections/{name}/hybrid_search
-    DELETE /collections/{name}             delete
+    GET    /spruce/collections             list        POST /spruce/collections/{name}/add
+    POST   /spruce/collections             create      POST /spruce/collections/{name}/upsert|update|delete
+    GET    /spruce/collections/{name}      describe    POST /spruce/collections/{name}/get|query|count
+    PATCH  /spruce/collections/{name}      modify      POST /spruce/collections/{name}/hybrid_search
+    DELETE /spruce/collections/{name}      delete
+
+Under `/spruce/`, because Pinecone's own control plane has `/collections` (pod-based collections,
+`{"name", "source"}`), which the Pinecone SDKs call and which must stay free for it.
 
 Bodies carry the service's keyword arguments as JSON; answers are the service's results. An error
 is the usual `{"error": {"code", "message"}, "status"}` body plus `error.type`, the exception's class
@@ -68,26 +71,34 @@ class CollectionRoutes:
 
     def routes(self) -> list[RouteSpec]:
         specs = [
-            RouteSpec("GET", "/collections", "list_collections", "List collections", self.list),
-            RouteSpec("POST", "/collections", "create_collection", "Create a collection", self.create, True),
-            RouteSpec("GET", "/collections/{name}", "get_collection", "Describe a collection", self.describe),
+            RouteSpec("GET", "/spruce/collections", "list_collections", "List collections", self.list),
+            RouteSpec(
+                "POST", "/spruce/collections", "create_collection", "Create a collection", self.create, True
+            ),
+            RouteSpec(
+                "GET", "/spruce/collections/{name}", "get_collection", "Describe a collection", self.describe
+            ),
             RouteSpec(
                 "PATCH",
-                "/collections/{name}",
+                "/spruce/collections/{name}",
                 "modify_collection",
                 "Rename or re-describe",
                 self.modify,
                 True,
             ),
             RouteSpec(
-                "DELETE", "/collections/{name}", "delete_collection", "Delete a collection", self.delete
+                "DELETE",
+                "/spruce/collections/{name}",
+                "delete_collection",
+                "Delete a collection",
+                self.delete,
             ),
         ]
         for op in _DATA_OPS:
             specs.append(
                 RouteSpec(
                     "POST",
-                    f"/collections/{{name}}/{op}",
+                    f"/spruce/collections/{{name}}/{op}",
                     f"collection_{op}",
                     f"Collection {op}",
                     self._data(op),
