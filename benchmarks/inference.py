@@ -31,7 +31,12 @@ import numpy as np
 
 from spruce.service.inference import get_registry
 
-MODELS = ["all-MiniLM-L6-v2", "multilingual-e5-small", "pinecone-sparse-english-v0"]
+MODELS = [
+    "all-MiniLM-L6-v2",
+    "multilingual-e5-small",
+    "pinecone-sparse-english-v0",
+    "pinecone-sparse-multilingual-v0",
+]
 RERANK = "bge-reranker-v2-m3"
 WORDS = [
     *("vector", "database", "search", "index", "query", "embedding", "model", "passage", "record"),
@@ -152,7 +157,7 @@ def main() -> None:
         row["rss_delta_mb"] = memory(name)
         report["models"][name] = row
         print(
-            f"{name:28s} {row['texts_per_s']:7.1f} texts/s  {row['cpu_s_per_100']:5.2f} CPU-s/100  "
+            f"{name:32s} {row['texts_per_s']:7.1f} texts/s  {row['cpu_s_per_100']:5.2f} CPU-s/100  "
             f"query p50 {row['p50_ms']:6.1f} ms p99 {row['p99_ms']:6.1f} ms  "
             f"{args.callers} callers x12 / 1 caller x32: {row['batching_ratio']:.2f}  "
             f"RSS +{row['rss_delta_mb']:.0f} MB"

@@ -163,7 +163,12 @@ async def test_raw_bodies(client: httpx.AsyncClient) -> None:
 
     resp = await client.get("/models", params={"type": "embed", "vector_type": "sparse"})
     models = resp.json()["models"]
-    assert {m["model"] for m in models} == {"splade-tiny", "pinecone-sparse-english-v0"}
+    assert {m["model"] for m in models} == {
+        "splade-tiny",
+        "pinecone-sparse-english-v0",
+        "multilingual-e5-small-sparse",
+        "pinecone-sparse-multilingual-v0",
+    }
     assert all({"model", "short_description", "type", "supported_parameters"} <= set(m) for m in models)
     one = (await client.get("/models/multilingual-e5-large")).json()
     assert one["default_dimension"] == 1024 and one["vector_type"] == "dense"

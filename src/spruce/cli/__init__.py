@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from spruce.cli.models import models
 from spruce.cli.serve import serve
 
 
@@ -14,3 +15,4 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(models)

