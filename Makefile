@@ -12,6 +12,7 @@ SHELL := /bin/bash
 PIP_SHOW := grep --line-buffered -E '^ *(Downloading|Successfully installed|ERROR)' || true
 COMPAT7 := .compat-venvs/pinecone7
 COMPAT9 := .compat-venvs/pinecone9
+CHROMA := .compat-venvs/chroma
 DATA ?= ./data
 PORT ?= 5080
 
@@ -55,7 +56,15 @@ $(COMPAT9)/.installed: tests/compat/requirements-pinecone9.txt
 	$(COMPAT9)/bin/python -m pip install -q -r tests/compat/requirements-pinecone9.txt
 	touch $@
 
-compat-venvs: $(COMPAT7)/.installed $(COMPAT9)/.installed
+# chromadb (differential test of the Collection API, and benchmarks/collection_api.py), in its own venv.
+$(CHROMA)/.installed: tests/collections/requirements-chroma.txt
+	$(PYTHON) -m venv $(CHROMA)
+	$(CHROMA)/bin/python -m pip install -q --upgrade pip
+	$(CHROMA)/bin/python -m pip install -q -r tests/collections/requirements-chroma.txt
+	touch $@
+
+
+compat-venvs: $(COMPAT7)/.installed $(COMPAT9)/.installed $(CHROMA)/.installed
 
 serve: $(RUNTIME)
 	@echo "==> starting spruce serve --data $(DATA) --port $(PORT)"

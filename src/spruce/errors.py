@@ -4,12 +4,17 @@
     ├── NotFoundError
     │   ├── IndexNotFoundError
     │   ├── NamespaceNotFoundError
+    │   ├── CollectionNotFoundError (also a ValueError)
+    │   ├── RecordNotFoundError     (collection update of ids that do not exist; also a ValueError)
     │   └── ModelNotFoundError
     ├── AlreadyExistsError
-    ├── InvalidArgumentError
+    │   ├── CollectionAlreadyExistsError (also a ValueError)
+    │   └── IDAlreadyExistsError    (collection add of an existing id; also a ValueError)
+    ├── InvalidArgumentError        (also a ValueError, as Chroma and pyseekdb users expect)
     │   ├── DimensionMismatchError
     │   ├── InvalidFilterError
-    │   └── UnsupportedMediaTypeError  (a request body that is not JSON by its Content-Type)
+    │   ├── UnsupportedMediaTypeError  (a request body that is not JSON by its Content-Type)
+    │   └── DuplicateIDError        (one id twice in one collection call)
     ├── ForbiddenError              (deletion protection)
     ├── UnauthenticatedError
     ├── PayloadTooLargeError
@@ -54,7 +59,7 @@ class AlreadyExistsError(SpruceError):
     pass
 
 
-class InvalidArgumentError(SpruceError):
+class InvalidArgumentError(SpruceError, ValueError):
     pass
 
 
@@ -100,6 +105,26 @@ class WalCorruptionError(CorruptionError):
 
 
 class SegmentCorruptionError(CorruptionError):
+    pass
+
+
+class DuplicateIDError(InvalidArgumentError):
+    pass
+
+
+class CollectionNotFoundError(NotFoundError, ValueError):
+    pass
+
+
+class RecordNotFoundError(NotFoundError, ValueError):
+    pass
+
+
+class CollectionAlreadyExistsError(AlreadyExistsError, ValueError):
+    pass
+
+
+class IDAlreadyExistsError(AlreadyExistsError, ValueError):
     pass
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from spruce.client import progress
 from spruce.client.backups import BackupMethods
+from spruce.client.collection import Backend, CollectionsMixin, ServiceBackend
 from spruce.client.imports import ImportMethods
 from spruce.client.inference import Inference
 from spruce.client.records import ClientRecords, IndexRecords
@@ -35,12 +36,13 @@ from spruce.config import EngineConfig, ImportConfig
 from spruce.engine.stats import COUNTERS, StoreStats
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
+from spruce.service.collections import CollectionService
 from spruce.service.data import IndexService
 from spruce.service.imports import ImportManager
 from spruce.types import IndexInfo, Record, SparseVector
 
 
-class Client(ClientRecords, BackupMethods):
+class Client(ClientRecords, BackupMethods, CollectionsMixin):
     """An embedded Spruce database. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -137,6 +139,9 @@ class Client(ClientRecords, BackupMethods):
 
     def _host(self, name: str) -> str:
         return f"embedded://{name}"
+
+    def _collection_backend(self) -> Backend:  # the Collection API (client/collection.py)
+        return ServiceBackend(CollectionService(self.catalog))
 
 
 class Index(IndexRecords, ImportMethods):

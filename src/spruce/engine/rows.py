@@ -166,6 +166,9 @@ class RowBlock:
         """Rows among the first `n` that the parsed filter allows (alive-ness not applied)."""
         if flt is None:
             return np.ones(n, dtype=np.bool_)
+        block_mask = getattr(flt, "block_mask", None)  # an engine.predicate.RowPredicate
+        if block_mask is not None:
+            return np.asarray(block_mask(self, n), dtype=np.bool_)
         mask = self.columns().evaluate(flt)
         return np.asarray(mask[:n], dtype=np.bool_)
 

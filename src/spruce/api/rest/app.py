@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from spruce.api.rest.admin import AdminRoutes
 from spruce.api.rest.backups import BackupRoutes
+from spruce.api.rest.collections import CollectionRoutes
 from spruce.api.rest.console import console_routes
 from spruce.api.rest.control import ControlRoutes
 from spruce.api.rest.data import DataRoutes
@@ -51,6 +52,7 @@ def create_control_app(
     control = ControlRoutes(catalog, config, hosts or StaticHosts())
     specs = control.routes() + InferenceRoutes(config, catalog.path).routes()
     specs += BackupRoutes(catalog, config, hosts or StaticHosts()).routes()
+    specs += CollectionRoutes(catalog, config, control.hosts).routes()  # the Collection API (remote)
     specs += AdminRoutes(catalog).routes() + whoami_routes() + console_routes()
     return _build(specs, config, metrics or Metrics(catalog), budget, "Spruce control plane", index=None)
 
