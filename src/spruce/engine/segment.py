@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked, load_checked
-from spruce.engine.fsutil import fsync_dir
+from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
 from spruce.errors import CorruptionError, SegmentCorruptionError
@@ -62,7 +62,7 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, arr, allow_pickle=False)
         f.flush()
-        os.fsync(f.fileno())
+        fsync_fd(f.fileno())
 
 
 def write_segment(root: Path, block: RowBlock) -> Path:
@@ -93,7 +93,7 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
         with ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
         f.flush()
-        os.fsync(f.fileno())
+        fsync_fd(f.fileno())
     info = {
         "n": n,
         "dimension": block.dimension,
@@ -102,7 +102,7 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
     with open(tmp / "segment.json", "wb") as f:
         f.write(dump_checked(FORMAT, VERSION, info))
         f.flush()
-        os.fsync(f.fileno())
+        fsync_fd(f.fileno())
     fsync_dir(tmp)
     if final.exists():
         # Written by a checkpoint whose manifest never landed (e.g. the disk filled): not live, redo it.
@@ -123,7 +123,7 @@ def seal_graph(graph: Path) -> None:
     with open(target.with_suffix(".tmp"), "wb") as f:
         f.write(dump_checked(_GRAPH_FORMAT, 1, info))
         f.flush()
-        os.fsync(f.fileno())
+        fsync_fd(f.fileno())
     os.replace(target.with_suffix(".tmp"), target)
     fsync_dir(graph.parent)
 
