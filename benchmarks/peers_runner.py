@@ -10,6 +10,7 @@ and, unless a sweep sets it, its defaults. Only numpy and the system's own packa
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import resource
@@ -34,7 +35,7 @@ def disk_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-class Adapter:
+class Adapter(abc.ABC):
     """ingest() writes durably and returns when queries run at full speed; open() reopens from disk."""
 
     widths: tuple[int, ...] = ()
@@ -44,17 +45,17 @@ class Adapter:
         self.path = path
         self.dim = dim
 
+    @abc.abstractmethod
     def ingest(self, vectors: np.ndarray, buckets: np.ndarray) -> float:
         """Returns the seconds spent writing; the rest of ingest() until it returns is index building."""
-        raise NotImplementedError
 
-    def open(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def open(self) -> None: ...
 
-    def query(self, q: np.ndarray, below: int | None) -> list[int]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def query(self, q: np.ndarray, below: int | None) -> list[int]: ...
 
-    def set_width(self, width: int | None) -> None:
+    def set_width(self, width: int | None) -> None:  # noqa: B027 (a system without a width knob ignores it)
         """None: the system's default."""
 
 

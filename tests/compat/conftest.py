@@ -9,13 +9,14 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from tls_certs import TlsFiles, make_tls_files
+
+from tests.compat.tls_certs import TlsFiles, make_tls_files
 
 STARTUP_TIMEOUT = 180.0  # generous: a loaded machine can take long to import and open
 SHUTDOWN_TIMEOUT = 30.0
@@ -28,6 +29,9 @@ class RunningServer:
     data: Path
     proc: subprocess.Popen[bytes]
     log: Path
+
+    def index_host(self, name: str) -> str:
+        return str(httpx.get(f"{self.url}/indexes/{name}", timeout=10).json()["host"])
 
 
 def free_port() -> int:
@@ -46,8 +50,11 @@ def start_server(
     port: int | None = None,
     extra_args: Sequence[str] = (),
     tls: TlsFiles | None = None,
+    env: Mapping[str, str] | None = None,
+    strip: tuple[str, ...] = ("SPRUCE_",),
 ) -> RunningServer:
-    """`tls`: serve HTTPS/gRPC over TLS with its certificate (the readiness probe trusts its CA)."""
+    """`tls`: serve HTTPS/gRPC over TLS with its certificate (the readiness probe trusts its CA).
+    The server gets this process' environment less the variables starting with `strip`, plus `env`."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(port)]
     cmd += ["--host", "127.0.0.1", *extra_args]
@@ -56,9 +63,10 @@ def start_server(
     for key in api_keys:
         cmd += ["--api-key", key]
     log = data.parent / f"{data.name}-server-{port}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPRUCE_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(strip)}
+    full_env.update(env or {})
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     url = f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     verify: ssl.SSLContext | bool = True if tls is None else ssl.create_default_context(cafile=tls.ca)
     deadline = time.monotonic() + STARTUP_TIMEOUT

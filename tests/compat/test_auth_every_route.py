@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import grpc
 import httpx
 import pytest
-from conftest import Launcher, RunningServer
 from pinecone import Pinecone, ServerlessSpec
 from starlette.routing import Route
-from tls_certs import TlsFiles
 
 from spruce.api.grpc.service import METHODS, SERVICE_NAME
 from spruce.api.rest import create_control_app, create_index_app
@@ -26,6 +24,8 @@ from spruce.api.rest.middleware import OPEN_PATHS
 from spruce.config import ServerConfig
 from spruce.service.catalog import Catalog
 from spruce.wire.pb import vector_service_pb2 as pb
+from tests.compat.conftest import Launcher, RunningServer
+from tests.compat.tls_certs import TlsFiles
 
 pytestmark = pytest.mark.compat
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import RunningServer
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import spruce
 from spruce import errors
+from tests.compat.conftest import RunningServer
 
 DIM = 4
 IDS = [f"id{i}" for i in range(8)]

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningServer
 
 import spruce
 from spruce import errors
+from tests.compat.conftest import RunningServer
 
 
 @pytest.fixture(params=["embedded", "remote"])

@@ -43,14 +43,21 @@ def test_dockerfile_builds_and_serves() -> None:
     started = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stderr
     try:
-        deadline = time.monotonic() + 120
+        # Until it answers, or until it is no longer running (then its logs say why); a hang is
+        # reported by pytest-timeout.
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "container did not become healthy"
+            inspect = [exe, "inspect", "-f", "{{.State.Running}}", name]
+            state = subprocess.run(inspect, capture_output=True, text=True)
+            if state.stdout.strip() != "true":
+                logs = subprocess.run([exe, "logs", name], capture_output=True, text=True)
+                raise AssertionError(
+                    f"container stopped before it became healthy:\n{logs.stdout}{logs.stderr}"
+                )
             time.sleep(0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the console
         body = {"name": "c", "dimension": 2, "metric": "cosine"}

@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Launcher, RunningServer
 from pinecone import Pinecone, RetryConfig, ServerlessSpec
 from pinecone.errors import PineconeConnectionError, PineconeError, UnauthorizedError
 from pinecone.grpc import GrpcIndex
-from tls_certs import TlsFiles
+
+from tests.compat.conftest import Launcher, RunningServer
+from tests.compat.tls_certs import TlsFiles
 
 pytestmark = pytest.mark.compat
 

@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import httpx
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -23,17 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.compat.conftest import RunningServer, free_port, stop_server
+from tests.compat.conftest import start_server as _start_server
+
 TIMEOUT = 60.0
 DIM_DEFAULT = 8
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port < 60000:
-            return port
 
 
 @dataclass
@@ -115,51 +104,12 @@ def sparse_column(n: int, seed: int) -> pa.Array:
     return pa.array(items, t)
 
 
-@dataclass
-class Server:
-    url: str
-    data: Path
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def index_host(self, name: str) -> str:
-        return str(httpx.get(f"{self.url}/indexes/{name}", timeout=10).json()["host"])
+Server = RunningServer
 
 
 def start_server(data: Path, env: Mapping[str, str]) -> Server:
-    port = free_port()
-    cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data", str(data), "--port", str(port)]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SPRUCE_", "AWS_"))}
-    full_env.update(env)
-    log = data.parent / f"{data.name}-server-{port}.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"spruce serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return Server(url, data, proc, log)
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"spruce serve did not start:\n{log.read_text()}")
-        time.sleep(0.05)
-
-
-def stop_server(server: Server) -> int:
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
-            raise AssertionError(f"spruce serve ignored SIGTERM:\n{server.log.read_text()}") from None
-    return server.proc.returncode
+    """A `spruce serve` that sees only the given AWS settings, none of this process'."""
+    return _start_server(data, env=env, strip=("SPRUCE_", "AWS_"))
 
 
 class Servers:

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import S3, Servers, dense_table
 
 import spruce
 from spruce.cli import main
+from tests.imports.conftest import S3, Servers, dense_table
 
 
 def test_cli_import_export_on_data_dir_and_server(tmp_path: Path, servers: Servers, s3: S3) -> None:

@@ -8,8 +8,9 @@ whose segments are then half written.
 from __future__ import annotations
 
 import pytest
-from conftest import DIM_DEFAULT, S3, Servers, dense_table, wait_for
 from pinecone import Pinecone
+
+from tests.imports.conftest import DIM_DEFAULT, S3, Servers, dense_table, wait_for
 
 pytestmark = [pytest.mark.crash, pytest.mark.slow]
 

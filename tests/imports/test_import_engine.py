@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import dense_table
 
 import spruce
 from spruce.config import EngineConfig, ImportConfig
@@ -18,6 +17,7 @@ from spruce.engine.store import Store
 from spruce.errors import AlreadyExistsError, InvalidArgumentError
 from spruce.service.export import export_index
 from spruce.types import Record
+from tests.imports.conftest import dense_table
 
 CFG = EngineConfig(background=False)
 

@@ -10,8 +10,18 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
-from conftest import S3, Server, Servers, dense_table, sparse_column, start_server, stop_server, wait_for
 from pinecone import Pinecone
+
+from tests.imports.conftest import (
+    S3,
+    Server,
+    Servers,
+    dense_table,
+    sparse_column,
+    start_server,
+    stop_server,
+    wait_for,
+)
 
 pytestmark = pytest.mark.compat
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import S3, Servers, dense_table
+
+from tests.imports.conftest import S3, Servers, dense_table
 
 pytestmark = pytest.mark.compat
 

@@ -16,9 +16,8 @@ TIMEOUT = 30.0
 
 
 def _wait(predicate: object) -> None:
-    deadline = time.monotonic() + TIMEOUT
+    # A state the worker reaches by itself; a hang is reported by pytest-timeout, not by a clock here.
     while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
         time.sleep(0.001)
 
 
