@@ -27,6 +27,7 @@ from spruce.engine.fulltext import bm25_scores, text_index, tokenize
 from spruce.engine.namespace import Namespace
 from spruce.engine.predicate import IdIn, Node, RowPredicate, all_of
 from spruce.engine.search import QuerySpec
+from spruce.engine.store import Store
 from spruce.errors import (
     CollectionNotFoundError,
     DimensionMismatchError,
@@ -130,6 +131,14 @@ def _user_metadata(raw: object, what: str, *, allow_none_values: bool) -> dict[s
     out: dict[str, Any] = dict(v.metadata(kept, what) or {})
     out.update(deletes)
     return out
+
+
+def _put_batches(store: Store, records: list[Record], dense: FloatArray | None) -> None:
+    """Write records in batches of the upsert limit (each one WAL frame); `dense` holds their values
+    stacked, when the caller has them as one matrix."""
+    for start in range(0, len(records), _BATCH):
+        stop = start + _BATCH
+        store.put(NS, records[start:stop], None if dense is None else dense[start:stop])
 
 
 def _check_documents(documents: object, op: str, *, allow_none: bool) -> list[str | None] | None:
@@ -238,6 +247,35 @@ class CollectionService:
         assert svc is not None
         return svc
 
+    def _prepare_write(
+        self,
+        op: str,
+        name: str,
+        ids: Sequence[str] | None,
+        embeddings: object,
+        metadatas: Sequence[Any] | None,
+        documents: Sequence[Any] | None,
+    ) -> tuple[CollectionInfo, list[str], list[str | None] | None, FloatArray, list[Any], IndexService]:
+        """What add and upsert check before writing: (collection, ids, documents, embeddings matrix,
+        user metadata, the collection's index). Add refuses None documents and None metadata values;
+        upsert allows them (they clear the stored value)."""
+        info = self.registry.lookup(name)
+        checked_ids = check_ids(ids, op)
+        n = len(checked_ids)
+        _check_lengths(op, n, metadatas=metadatas, documents=documents)
+        allow_none = op != "add"
+        docs = _check_documents(documents, op, allow_none=allow_none)
+        if embeddings is None:
+            raise InvalidArgumentError(
+                f"{op} needs embeddings or documents; documents without embeddings need an embedding function"
+            )
+        info, mat = self._matrix(info, embeddings, n, op)
+        metas = [
+            _user_metadata(m, f"metadatas[{i}]", allow_none_values=allow_none)
+            for i, m in enumerate(metadatas or [None] * n)
+        ]
+        return info, checked_ids, docs, mat, metas, self._ready(info, mat.shape[1])
+
     def add(
         self,
         name: str,
@@ -246,25 +284,13 @@ class CollectionService:
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
-        info = self.registry.lookup(name)
-        ids = check_ids(ids, "add")
-        n = len(ids)
-        _check_lengths("add", n, metadatas=metadatas, documents=documents)
-        docs = _check_documents(documents, "add", allow_none=False)
-        if embeddings is None:
-            raise InvalidArgumentError(
-                "add needs embeddings or documents; documents without embeddings need an embedding function"
-            )
-        info, mat = self._matrix(info, embeddings, n, "add")
-        metas = [
-            _user_metadata(m, f"metadatas[{i}]", allow_none_values=False)
-            for i, m in enumerate(metadatas or [None] * n)
-        ]
+        info, ids, docs, mat, metas, svc = self._prepare_write(
+            "add", name, ids, embeddings, metadatas, documents
+        )
         records = [
             Record(rid, mat[i], None, _stored_metadata(metas[i], docs[i] if docs else None))
             for i, rid in enumerate(ids)
         ]
-        svc = self._ready(info, mat.shape[1])
         store = svc.store
         # Under the store lock (reentrant), so no other writer adds one of these ids in between.
         with store.lock:
@@ -276,8 +302,7 @@ class CollectionService:
                 raise IDAlreadyExistsError(
                     f"ids already exist in collection {info.name!r}: {shown}; use upsert to overwrite them"
                 )
-            for start in range(0, n, _BATCH):
-                store.put(NS, records[start : start + _BATCH], mat[start : start + _BATCH])
+            _put_batches(store, records, mat)
 
     def upsert(
         self,
@@ -287,22 +312,9 @@ class CollectionService:
         metadatas: Sequence[Any] | None = None,
         documents: Sequence[Any] | None = None,
     ) -> None:
-        info = self.registry.lookup(name)
-        ids = check_ids(ids, "upsert")
-        n = len(ids)
-        _check_lengths("upsert", n, metadatas=metadatas, documents=documents)
-        docs = _check_documents(documents, "upsert", allow_none=True)
-        if embeddings is None:
-            raise InvalidArgumentError(
-                "upsert needs embeddings or documents; "
-                "documents without embeddings need an embedding function"
-            )
-        info, mat = self._matrix(info, embeddings, n, "upsert")
-        metas = [
-            _user_metadata(m, f"metadatas[{i}]", allow_none_values=True)
-            for i, m in enumerate(metadatas or [None] * n)
-        ]
-        svc = self._ready(info, mat.shape[1])
+        _, ids, docs, mat, metas, svc = self._prepare_write(
+            "upsert", name, ids, embeddings, metadatas, documents
+        )
         store = svc.store
         with store.lock:
 
@@ -314,9 +326,7 @@ class CollectionService:
                     out.append(Record(rid, mat[i], None, _merge(old, metas[i], doc)))
                 return out
 
-            records: list[Record] = store.with_namespace(NS, merged)
-            for start in range(0, n, _BATCH):
-                store.put(NS, records[start : start + _BATCH], mat[start : start + _BATCH])
+            _put_batches(store, store.with_namespace(NS, merged), mat)
 
     def update(
         self,
@@ -359,9 +369,7 @@ class CollectionService:
                     out.append(Record(rid, values, None, _merge(old, metas[i], doc)))
                 return out
 
-            records: list[Record] = store.with_namespace(NS, changed)
-            for start in range(0, n, _BATCH):
-                store.put(NS, records[start : start + _BATCH])
+            _put_batches(store, store.with_namespace(NS, changed), None)
 
     def delete(
         self, name: str, ids: Sequence[str] | None = None, where: object = None, where_document: object = None
