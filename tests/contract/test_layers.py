@@ -73,3 +73,15 @@ def test_only_ann_module_imports_faiss() -> None:
         if any(n == "faiss" or n.startswith("faiss.") for n in _imports(p))
     ]
     assert users == ["engine/ann.py"]
+
+
+def test_no_engine_module_imports_the_store() -> None:
+    """docs/engine-shape.md: the store uses its collaborators (compaction, maintenance, graphs,
+    manifest, ...), which reach it through protocols, never through an import of store.py (not even
+    a type-only one: that is how the compaction <-> store circle started)."""
+    importers = [
+        path.name
+        for path in sorted((SRC / "engine").glob("*.py"))
+        if path.name != "store.py" and "spruce.engine.store" in _imports(path)
+    ]
+    assert importers == []

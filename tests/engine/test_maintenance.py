@@ -224,7 +224,7 @@ def test_a_maintenance_round_waits_for_quiet_at_most_the_defer_limit(tmp_path: P
         clock = FakeClock()
         store.clock = clock
         index.upsert(vectors=rows(0, 10))  # a write just now: not quiet
-        store._maintenance_since = clock.now
+        store.scheduler.maintenance_since = clock.now
         assert store.build_wait() is not None
         clock.now += 0.5  # past the defer limit, far from the quiet period
         assert store.build_wait() is None, "waits for the quiet period, not the defer limit"

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir
+from spruce.engine.manifest import MANIFEST_FORMAT, MANIFEST_VERSION
 from spruce.engine.recovery import read_recovery_log
 from spruce.engine.segment import verify_segment
-from spruce.engine.store import MANIFEST_FORMAT, MANIFEST_VERSION
 from spruce.engine.wal import analyse, list_files
 from spruce.errors import CorruptionError
 

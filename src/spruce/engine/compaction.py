@@ -12,17 +12,49 @@ from __future__ import annotations
 
 import math
 import shutil
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from spruce.config import EngineConfig
+from spruce.engine.ann import AnnIndex
+from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_vectors, write_alive, write_segment
 from spruce.engine.sparse import SparseRows
 from spruce.types import FloatArray, IntArray, Metadata
 
-if TYPE_CHECKING:
-    from spruce.engine.store import Store
+
+class Store(Protocol):
+    """What compaction uses of the store it merges segments in (engine/store.py's Store)."""
+
+    path: Path | None
+    dimension: int
+    config: EngineConfig
+
+    @property
+    def lock(self) -> threading.RLock: ...
+    @property
+    def maintenance_lock(self) -> threading.Lock: ...
+    @property
+    def compaction_lock(self) -> threading.Lock: ...
+    @property
+    def pending_dirs(self) -> set[str]: ...
+    @property
+    def checkpoint_seq(self) -> int: ...
+    @property
+    def namespaces(self) -> dict[str, Namespace]: ...
+    def new_block_id(self) -> int: ...
+    def commit_layout(self) -> None: ...
+    def needs_ann(self, block: RowBlock) -> bool: ...
+    def yield_to_writes(self) -> None: ...
+    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]: ...
+    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None: ...
+    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None: ...
+
 
 _DEAD_FRACTION = 0.5
 _FANIN = 4  # segments of one size tier merged at a time: each row is rewritten ~log4(n / memtable) times

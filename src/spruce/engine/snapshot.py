@@ -33,9 +33,10 @@ import os
 import shutil
 import zlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import orjson
 
@@ -43,9 +44,6 @@ from spruce.engine.fsutil import atomic_write_bytes, atomic_write_chunks, fsync_
 from spruce.engine.segment import file_crc32
 from spruce.engine.wal import FILE_HEADER, FORMAT_VERSION, FRAME_HEADER, LSN_FIELD, MAGIC, wal_file_name
 from spruce.errors import BackupCorruptionError, CorruptionError
-
-if TYPE_CHECKING:
-    from spruce.engine.store import Store
 
 FORMAT = "spruce-snapshot"
 VERSION = 1
@@ -80,6 +78,12 @@ class SnapshotInfo:
 
 
 # ------------------------------------------------------------------------------------- taking
+
+
+class Store(Protocol):
+    """What a snapshot uses of the store it copies (engine/store.py's Store)."""
+
+    def frozen_files(self) -> AbstractContextManager[FrozenFiles]: ...
 
 
 def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> SnapshotInfo:

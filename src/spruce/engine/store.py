@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import shutil
 import threading
@@ -25,27 +24,28 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
-from spruce.engine.checked_json import dump_checked, load_checked
-from spruce.engine.fsutil import atomic_write_bytes, fsync_dir, one_sync_for
+from spruce.engine.compaction import compact_namespace, compact_namespaces
+from spruce.engine.fsutil import fsync_dir, one_sync_for
+from spruce.engine.graphs import GRAPH_FILE, GraphKeeper
+from spruce.engine.maintenance import Scheduler, Worker, wait_all_idle
+from spruce.engine.manifest import (
+    Manifest,
+    read_manifest,
+    remove_unnamed,
+    segment_dir,
+    sweep,
+    write_manifest,
+)
 from spruce.engine.namespace import Namespace
 from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import (
-    graph_trusted,
-    map_vectors,
-    read_segment,
-    seal_graph,
-    write_alive,
-    write_segment,
-)
-from spruce.engine.stats import COUNTERS, NamespaceStorage, StoreStats
+from spruce.engine.segment import graph_trusted, map_vectors, read_segment, write_alive, write_segment
+from spruce.engine.stats import NamespaceStorage, StoreStats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
 from spruce.errors import (
     AlreadyExistsError,
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spruce.engine")
 
-MANIFEST_FORMAT = "spruce-manifest"
-MANIFEST_VERSION = 2  # 2 adds the CRC; version 1 manifests are still read
 # Segments plus bitmaps one checkpoint writes, from which one syncfs beats an fsync per file.
 _ONE_SYNC_MIN_FILES = 4
 _WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
@@ -84,13 +82,20 @@ class Store:
         self._closed = False
         self._closing = False  # set first in close(), so long background builds stop early
         self._wal: Wal | None = None
-        self._worker: _Worker | None = None
-        self._ann_worker: _Worker | None = None
-        # The clock background work is deferred by (a test may replace it to decide without waiting).
-        self.clock: Callable[[], float] = time.monotonic
-        self._last_write = 0.0  # self.clock() of the latest write
-        self._maintenance_since = math.inf  # start of the running maintenance round
-        self._urgent = 0  # flush() / wait_idle() callers waiting: background work goes at once
+        self._worker: Worker | None = None
+        self._ann_worker: Worker | None = None
+        self.graphs = GraphKeeper(
+            path, dimension, metric, config, self._lock, lambda: self._closing, lambda: self.scheduler.urgent
+        )
+        self.scheduler = Scheduler(
+            config,
+            self._lock,
+            lambda: self._namespaces.values(),
+            self.graphs,
+            lambda: compact_namespaces(self),
+            lambda: self._closing,
+            persisted=path is not None,
+        )
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
         # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
@@ -103,15 +108,16 @@ class Store:
         if config.background:
             # Separate threads: a long HNSW build must not hold back the next checkpoint, or the
             # memtable (searched exactly) would grow far past its size limit meanwhile.
-            self._worker = _Worker(self, "spruce-checkpoint")
-            self._ann_worker = _Worker(self, "spruce-ann")
+            self._worker = Worker("spruce-checkpoint", lambda _: self.checkpoint())
+            self._ann_worker = Worker("spruce-ann", self._background_task)
+            self.scheduler.background = True
         # Segments whose HNSW build had not finished (or was cut short by a close or crash), and
         # memory-mapped graphs to bring into RAM. Opening never merges segments by itself.
         opened = [b for ns in self._namespaces.values() for b in ns.sealed]
         if self._ann_worker is None:
             for block in opened:
-                if self.needs_ann(block):
-                    self.build_ann(block)
+                if self.graphs.needs_ann(block):
+                    self.graphs.build_ann(block)
         elif opened:
             self._ann_worker.request("maintain")
             for block in opened:
@@ -138,33 +144,28 @@ class Store:
     def _open_from_disk(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         (path / "segments").mkdir(exist_ok=True)
-        manifest_path = path / "manifest.json"
-        checkpoint_lsn = 0
+        manifest = read_manifest(path) or Manifest()
+        checkpoint_lsn = manifest.checkpoint_lsn
+        self._next_block = manifest.next_block_id
+        self._checkpoint_seq = manifest.seq
         live_dirs: set[str] = set()
-        if manifest_path.exists():
-            manifest = load_checked(
-                manifest_path.read_bytes(), MANIFEST_FORMAT, (MANIFEST_VERSION,), manifest_path, (1,)
-            )
-            checkpoint_lsn = int(manifest["checkpoint_lsn"])
-            self._next_block = int(manifest["next_block_id"])
-            self._checkpoint_seq = int(manifest["seq"])
-            for name, entry in manifest["namespaces"].items():
-                ns = self._ns(name, create=True)
-                assert ns is not None
-                ns.explicit = bool(entry["explicit"])
-                if entry.get("replay_after", 0) > checkpoint_lsn:
-                    self._replay_floor[name] = int(entry["replay_after"])
-                for block_id, alive_file in entry["segments"]:
-                    seg_dir = path / "segments" / f"{block_id:012d}"
-                    live_dirs.add(seg_dir.name)
-                    block = read_segment(seg_dir, block_id, alive_file)
-                    block.persisted = True
-                    block.alive_file = alive_file
-                    ann_path = seg_dir / "hnsw.faiss"
-                    if ann_path.exists() and graph_trusted(seg_dir):
-                        block.ann = AnnIndex.load(ann_path, self.metric)
-                    ns.add_sealed(block)
-        self._collect_garbage(live_dirs)
+        for name, entry in manifest.namespaces.items():
+            ns = self._ns(name, create=True)
+            assert ns is not None
+            ns.explicit = entry.explicit
+            if entry.replay_after > checkpoint_lsn:
+                self._replay_floor[name] = entry.replay_after
+            for block_id, alive_file in entry.segments:
+                seg_dir = segment_dir(path, block_id)
+                live_dirs.add(seg_dir.name)
+                block = read_segment(seg_dir, block_id, alive_file)
+                block.persisted = True
+                block.alive_file = alive_file
+                ann_path = seg_dir / GRAPH_FILE
+                if ann_path.exists() and graph_trusted(seg_dir):
+                    block.ann = AnnIndex.load(ann_path, self.metric)
+                ns.add_sealed(block)
+        remove_unnamed(path, live_dirs)
         wal, report = Wal.open(
             path / "wal",
             fsync=self.config.fsync,
@@ -191,12 +192,6 @@ class Store:
             if lsn > self._replay_floor.get(op.namespace, 0):
                 self._apply(op)
             self._applied_lsn = lsn
-
-    def _collect_garbage(self, live_dirs: set[str]) -> None:
-        assert self.path is not None
-        for entry in (self.path / "segments").iterdir():
-            if entry.name not in live_dirs:
-                shutil.rmtree(entry, ignore_errors=True)
 
     # -- writes -----------------------------------------------------------------------------------
     def _apply(self, op: codec.Op) -> None:
@@ -231,7 +226,7 @@ class Store:
                 lsn = self._wal.write(payload)
             self._apply(op)
             self._applied_lsn = max(self._applied_lsn, lsn)
-            self._last_write = self.clock()
+            self.scheduler.note_write()
             need_checkpoint = self._needs_checkpoint(op.namespace)
         if self._wal is not None:
             self._wal.sync(lsn)
@@ -396,7 +391,7 @@ class Store:
                 for ns in self._namespaces.values():
                     sealed = ns.seal_memtable()
                     if sealed is not None:
-                        sealed.sealed_at = self.clock()
+                        sealed.sealed_at = self.scheduler.clock()
                         new_blocks.append(sealed)
                 assert self._wal is not None
                 self._wal.rotate()
@@ -453,41 +448,20 @@ class Store:
         self, layout: dict[str, tuple[bool, list[RowBlock]]], lsn: int, alive_files: dict[int, str]
     ) -> None:
         assert self.path is not None
-        manifest = {
-            "seq": self._checkpoint_seq,
-            "checkpoint_lsn": lsn,
-            "next_block_id": self._next_block,
-            "namespaces": {
-                name: {
-                    "explicit": explicit,
-                    "segments": [[b.block_id, alive_files.get(b.block_id, b.alive_file)] for b in blocks],
-                    **({"replay_after": floor} if (floor := self._replay_floor.get(name, 0)) > lsn else {}),
-                }
-                for name, (explicit, blocks) in layout.items()
-            },
-        }
-        atomic_write_bytes(
-            self.path / "manifest.json", dump_checked(MANIFEST_FORMAT, MANIFEST_VERSION, manifest)
+        write_manifest(
+            self.path,
+            seq=self._checkpoint_seq,
+            lsn=lsn,
+            next_block_id=self._next_block,
+            layout=layout,
+            alive_files=alive_files,
+            replay_floor=self._replay_floor,
         )
         self._manifest_lsn = lsn
 
     def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
-        """Remove segment dirs no longer named and alive bitmaps superseded by the new manifest."""
         assert self.path is not None
-        root = self.path / "segments"
-        keep: dict[str, str | None] = {}
-        for _, blocks in layout.values():
-            for b in blocks:
-                keep[f"{b.block_id:012d}"] = b.alive_file
-        for entry in root.iterdir():
-            if entry.name.startswith(".") or entry.name in self._pending_dirs:
-                continue
-            if entry.name not in keep:
-                shutil.rmtree(entry, ignore_errors=True)
-                continue
-            for f in entry.glob("alive-*.npy"):
-                if f.name != keep[entry.name]:
-                    f.unlink(missing_ok=True)
+        sweep(self.path, layout, self._pending_dirs)
 
     def _after_seal(self, blocks: Sequence[RowBlock]) -> None:
         """Index and compact newly sealed blocks: in the background, or here without a worker."""
@@ -496,184 +470,26 @@ class Store:
                 self._ann_worker.request("maintain")
             return
         for block in blocks:
-            if self.needs_ann(block):
-                self.build_ann(block)
-        self._maybe_compact()
+            if self.graphs.needs_ann(block):
+                self.graphs.build_ann(block)
 
-    def needs_ann(self, block: RowBlock) -> bool:
-        """Whether the block is big enough for an HNSW graph and has none yet."""
-        return bool(self.dimension) and block.n >= self.config.ann_min_rows and block.ann is None
-
-    def _backlog(self) -> tuple[int, float]:
-        """(bytes of vectors awaiting a graph, time.monotonic() the oldest of them was sealed)."""
-        rows, oldest = 0, math.inf
-        with self._lock:
-            for ns in self._namespaces.values():
-                for b in ns.sealed:
-                    if self.needs_ann(b):
-                        rows += b.n
-                        oldest = min(oldest, b.sealed_at)
-        return rows * self.dimension * 4, oldest
-
-    def yield_to_writes(self) -> None:
-        """Block a background build while writes are streaming in (see EngineConfig.ingest_quiet_ms).
-
-        An HNSW build takes a core for a minute per 100k x 768 rows, and on small machines it halved a
-        bulk load's throughput; deferred, the load runs at full speed and the rows, searched exactly
-        meanwhile, get their graph once writes pause. Writes that never pause for long (a steady
-        trickle, or a very long load) wait no longer than `ingest_defer_max_ms` after the oldest
-        unindexed segment was sealed, and no longer than the backlog stays under
-        `unindexed_max_bytes`, so exact scans stay bounded. Raises ClosedError once the store closes.
-        """
-        while True:
-            if self._closing:
-                raise ClosedError("background work cancelled: the store is closing")
-            wait = self.build_wait()
-            if wait is None:
-                return
-            time.sleep(wait)
-
-    def build_wait(self) -> float | None:
-        """None if deferred background work may go ahead now, else how long to wait before asking again.
-
-        Decided on `self.clock` alone (time.monotonic unless a test injects one), so it can be tested
-        without waiting."""
-        quiet = self.config.ingest_quiet_ms / 1000.0
-        longest = self.config.ingest_defer_max_ms / 1000.0
-        if self._urgent or quiet <= 0 or self._ann_worker is None:
-            return None  # without a worker, builds run inline in the writer: never wait there
-        now = self.clock()
-        idle = now - self._last_write
-        if idle >= quiet:
-            return None
-        backlog, oldest = self._backlog()
-        oldest = min(oldest, self._maintenance_since)  # merges of indexed segments wait too
-        if backlog > self.config.unindexed_max_bytes or now - oldest >= longest:
-            return None
-        return min(quiet - idle, 0.05)
-
-    def maintain(self) -> None:
-        """Background upkeep after a checkpoint: merge segments, then build missing HNSW graphs."""
-        self._maintenance_since = self.clock()
-        try:
-            self._maintain()
-        finally:
-            self._maintenance_since = math.inf
-
-    def _maintain(self) -> None:
-        self.yield_to_writes()
-        with self._lock:
-            unwritten = self.path is not None and any(
-                not b.persisted for ns in self._namespaces.values() for b in ns.sealed
-            )
-        if unwritten:
-            # A checkpoint is writing segments; compaction must wait for them, and graphs built for
-            # segments about to be merged would be thrown away. That checkpoint asks for another round.
-            return
-        self._maybe_compact()
-        with self._lock:
-            todo = [b for ns in self._namespaces.values() for b in ns.sealed if self.needs_ann(b)]
-        for block in todo:
-            with self._lock:
-                still_here = any(block in ns.sealed for ns in self._namespaces.values())
-            if still_here and block.ann is None:
-                self.build_ann(block, pause=self.yield_to_writes)
-
-    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]:
-        """What a graph build or extension runs between its chunks: stop if the store is closing,
-        `pause` (e.g. `yield_to_writes`), and pick the thread count."""
-
-        def between_chunks() -> None:
-            if self._closing:
-                raise ClosedError("HNSW build cancelled: the store is closing")
-            if pause is not None:
-                pause()
-            # Someone waits in flush(): take every core. Otherwise leave one to the foreground.
-            AnnIndex.set_build_threads(0 if self._urgent else 1)
-
-        return between_chunks
-
-    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
-        COUNTERS.build_started()
-        started = time.monotonic()
-        try:
-            index = AnnIndex.build(
-                np.asarray(block.dense[: block.n]),
-                self.metric,
-                m=self.config.hnsw_m,
-                ef_construction=self.config.hnsw_ef_construction,
-                target_recall=self.config.ann_target_recall,
-                between_chunks=self.build_step(pause),
-            )
-        finally:
-            COUNTERS.build_finished(time.monotonic() - started)
-        self.attach_ann(block, index)
-
-    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None:
-        """Save the block's HNSW graph beside its segment (if it has one) and start using it.
-
-        The graph stays in RAM: a memory-mapped graph is evicted from the page cache when it goes
-        cold, and then every query faults its pages in from disk (measured: 9 ms per query instead of
-        0.5 ms until the pages came back).
-        """
-        if self.path is not None and block.persisted:
-            path = self._graph_path(block)
-            if path.parent.exists():
-                index.save(path)
-                seal_graph(path)
-        block.ann = index
-
-    def load_ann(self, block: RowBlock) -> None:
-        """Replace a memory-mapped graph (opened in milliseconds) with an in-RAM copy read in one pass."""
-        mapped = block.ann
-        if self.path is None or mapped is None or not mapped.mapped:
-            return
-        try:
-            loaded = AnnIndex.load(self._graph_path(block), self.metric, mmap=False)
-        except (OSError, RuntimeError):
-            return  # the segment was compacted away meanwhile: nothing to load
-        with self._lock:
-            if block.ann is mapped:
-                block.ann = loaded
-
-    def _graph_path(self, block: RowBlock) -> Path:
-        assert self.path is not None
-        return self.path / "segments" / f"{block.block_id:012d}" / "hnsw.faiss"
-
-    def _maybe_compact(self) -> None:
-        from spruce.engine.compaction import compact_namespaces
-
-        compact_namespaces(self)
+    def _background_task(self, task: Any) -> None:
+        if task == "maintain":
+            self.scheduler.maintain()
+        elif isinstance(task, tuple) and task[0] == "load":
+            self.graphs.load_ann(task[1])
 
     def wait_idle(self, timeout: float = 600.0) -> None:
         """Block until background work (checkpoints, ANN builds, compaction) is done; deferred work
         starts at once meanwhile."""
-        workers = [w for w in (self._worker, self._ann_worker) if w is not None]
-        deadline = time.monotonic() + timeout
-        with self._urgency():
-            # Each worker can queue work for the other (a checkpoint schedules HNSW builds), so wait
-            # until both are idle at the same time.
-            while workers and time.monotonic() < deadline:
-                for worker in workers:
-                    worker.wait_idle(max(0.0, deadline - time.monotonic()))
-                if all(w.idle() for w in workers):
-                    return
-
-    @contextlib.contextmanager
-    def _urgency(self) -> Iterator[None]:
-        with self._lock:
-            self._urgent += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._urgent -= 1
+        with self.scheduler.urgency():
+            wait_all_idle([w for w in (self._worker, self._ann_worker) if w is not None], timeout)
 
     def flush(self, optimize: bool = True) -> None:
         """Seal every memtable, wait for segments and HNSW graphs, and (with `optimize`) merge each
         namespace into one segment, so a query searches one graph (after a bulk load, before a benchmark).
         """
-        with self._urgency():
+        with self.scheduler.urgency():
             if self.path is None:
                 with self._lock:
                     sealed_now = [b for b in (ns.seal_memtable() for ns in self._namespaces.values()) if b]
@@ -682,8 +498,6 @@ class Store:
                 self.checkpoint()
             self.wait_idle()
             if optimize:
-                from spruce.engine.compaction import compact_namespace
-
                 for name in list(self._namespaces):
                     compact_namespace(self, name, force=True)
                 self.wait_idle()
@@ -708,6 +522,35 @@ class Store:
         self.close()
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+
+    # What compaction uses (its `Store` protocol): graphs and deferral through the store, so a test
+    # can intercept them in one place.
+    def needs_ann(self, block: RowBlock) -> bool:
+        return self.graphs.needs_ann(block)
+
+    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]:
+        return self.graphs.build_step(pause)
+
+    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
+        self.graphs.build_ann(block, pause)
+
+    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None:
+        self.graphs.attach_ann(block, index)
+
+    def yield_to_writes(self) -> None:
+        self.scheduler.yield_to_writes()
+
+    def build_wait(self) -> float | None:
+        return self.scheduler.build_wait()
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock background work is deferred by (a test may replace it to decide without waiting)."""
+        return self.scheduler.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.scheduler.clock = clock
 
     # Locks and namespaces for compaction (same package).
     @property
@@ -793,11 +636,8 @@ class Store:
             next_id,
             seq,
             segment_rows or DEFAULT_SEGMENT_ROWS,
-            touch=self._mark_write,
+            touch=self.scheduler.note_write,
         )
-
-    def _mark_write(self) -> None:
-        self._last_write = time.monotonic()
 
     def publish_namespace(self, name: str, segments: Sequence[BulkSegment]) -> int:
         """Make an imported namespace visible at once: move its finished segments into place and commit
@@ -851,7 +691,7 @@ class Store:
         """Whether every sealed segment of the namespace that should have an HNSW graph has one."""
         with self._lock:
             ns = self._namespaces.get(namespace)
-            return ns is None or not any(self.needs_ann(b) for b in ns.sealed)
+            return ns is None or not any(self.graphs.needs_ann(b) for b in ns.sealed)
 
     def stats(self) -> StoreStats:
         """Sizes for monitoring: WAL, segments per namespace, graphs still to build."""
@@ -867,70 +707,12 @@ class Store:
                 )
                 for name, ns in sorted(self._namespaces.items())
             )
-            pending = sum(1 for ns in self._namespaces.values() for b in ns.sealed if self.needs_ann(b))
+            pending = sum(
+                1 for ns in self._namespaces.values() for b in ns.sealed if self.graphs.needs_ann(b)
+            )
         return StoreStats(
             wal_bytes=wal.size_bytes if wal is not None and not self._closed else 0,
             wal_fsyncs=wal.fsync_count if wal is not None else 0,
             namespaces=namespaces,
             graphs_pending=pending,
         )
-
-
-class _Worker:
-    """One background thread for checkpoints, ANN builds and compaction, in request order."""
-
-    def __init__(self, store: Store, name: str) -> None:
-        self._store = store
-        self._cond = threading.Condition()
-        self._queue: list[Any] = []
-        self._busy = False
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def request(self, task: Any) -> None:
-        with self._cond:
-            if task in ("checkpoint", "maintain") and task in self._queue:
-                return
-            self._queue.append(task)
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                task = self._queue.pop(0)
-                self._busy = True
-            try:
-                if task == "checkpoint":
-                    self._store.checkpoint()
-                elif task == "maintain":
-                    self._store.maintain()
-                elif isinstance(task, tuple) and task[0] == "load":
-                    self._store.load_ann(task[1])
-            except ClosedError:
-                pass
-            except Exception:
-                log.exception("background maintenance task %r failed", task)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._queue and not self._busy
-
-    def wait_idle(self, timeout: float) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._queue and not self._busy, timeout=timeout)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._queue.clear()
-            self._cond.notify_all()
-        self._thread.join(timeout=600)
