@@ -13,9 +13,12 @@ from pathlib import Path
 
 import orjson
 
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.errors import CorruptionError
 
 PORTS_FILE = "ports.json"
+PORTS_FORMAT = "spruce-ports"
+PORTS_VERSION = 1
 MAX_PORT = 65535
 
 
@@ -24,13 +27,7 @@ class PortRegistry:
         self._path = None if data_dir is None else data_dir / PORTS_FILE
         self._ports: dict[str, int] = {}
         if self._path is not None and self._path.exists():
-            try:
-                raw = orjson.loads(self._path.read_bytes())
-            except orjson.JSONDecodeError as exc:
-                raise CorruptionError(f"{self._path} is not valid JSON: {exc}") from exc
-            if not isinstance(raw, dict) or not all(isinstance(p, int) for p in raw.values()):
-                raise CorruptionError(f"{self._path} must map index names to port numbers")
-            self._ports = {str(k): int(v) for k, v in raw.items()}
+            self._ports = _read(self._path)
 
     def get(self, name: str) -> int | None:
         return self._ports.get(name)
@@ -57,7 +54,7 @@ class PortRegistry:
     def _save(self) -> None:
         if self._path is None:
             return
-        data = orjson.dumps(self._ports, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+        data = dump_checked(PORTS_FORMAT, PORTS_VERSION, {"ports": dict(sorted(self._ports.items()))})
         tmp = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -71,3 +68,18 @@ class PortRegistry:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _read(path: Path) -> dict[str, int]:
+    """The mapping in `path`: checked JSON (format, version, CRC), or the bare `{name: port}` object
+    written before the file had a format, still read."""
+    raw = path.read_bytes()
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptionError(f"{path} is damaged (not valid JSON: {exc})") from exc
+    if isinstance(doc, dict) and doc.get("format") == PORTS_FORMAT:
+        doc = load_checked(raw, PORTS_FORMAT, (PORTS_VERSION,), path)["ports"]
+    if not isinstance(doc, dict) or not all(isinstance(p, int) for p in doc.values()):
+        raise CorruptionError(f"{path} must map index names to port numbers")
+    return {str(k): int(v) for k, v in doc.items()}

@@ -220,14 +220,26 @@ class Store:
     def _write(self, payload: bytes, op: codec.Op) -> None:
         """Log then apply under the lock; wait for durability outside it (group commit)."""
         with self._lock:
-            self._check_open()
-            lsn = 0
-            if self._wal is not None:
-                lsn = self._wal.write(payload)
-            self._apply(op)
-            self._applied_lsn = max(self._applied_lsn, lsn)
-            self.scheduler.note_write()
-            need_checkpoint = self._needs_checkpoint(op.namespace)
+            lsn, need_checkpoint = self._log_and_apply(payload, op)
+        self._settle(lsn, need_checkpoint)
+
+    def _log_and_apply(self, payload: bytes, op: codec.Op) -> tuple[int, bool]:
+        """Under the lock: frame the op into the WAL (not yet durable) and apply it. Returns its LSN
+        and whether a checkpoint is due, for `_settle` once the lock is released."""
+        self._check_open()
+        lsn = 0
+        if self._wal is not None:
+            lsn = self._wal.write(payload)
+        self._apply(op)
+        self._applied_lsn = max(self._applied_lsn, lsn)
+        self.scheduler.note_write()
+        return lsn, self._needs_checkpoint(op.namespace)
+
+    def _settle(self, lsn: int, need_checkpoint: bool) -> None:
+        """Outside the lock: wait until the write is durable, then ask for a checkpoint if one is due.
+        With the lock held, the fsync would hold back every other writer and reader, and an inline
+        checkpoint (no background worker) would take the maintenance lock after the store lock, the
+        opposite of the checkpoint's own order: two writers could deadlock."""
         if self._wal is not None:
             self._wal.sync(lsn)
         if need_checkpoint:
@@ -273,8 +285,9 @@ class Store:
             if dry_run or not records:
                 return len(records)
             payload = codec.encode_put(namespace, records, self.dimension) if self.path else b""
-            self._write(payload, codec.Op(codec.PUT, namespace, records, []))
-            return len(records)
+            lsn, need_checkpoint = self._log_and_apply(payload, codec.Op(codec.PUT, namespace, records, []))
+        self._settle(lsn, need_checkpoint)
+        return len(records)
 
     def delete_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
@@ -282,9 +295,12 @@ class Store:
             if ns is None:
                 return 0
             ids = [block.ids[row] for block, row in ns.matching(flt)]
-            if ids:
-                self.delete(namespace, ids)
-            return len(ids)
+            if not ids:
+                return 0
+            payload = codec.encode_ids(codec.DELETE, namespace, ids) if self.path else b""
+            lsn, need_checkpoint = self._log_and_apply(payload, codec.Op(codec.DELETE, namespace, [], ids))
+        self._settle(lsn, need_checkpoint)
+        return len(ids)
 
     # -- reads ------------------------------------------------------------------------------------
     def namespace_counts(self) -> dict[str, int]:
@@ -351,6 +367,12 @@ class Store:
     def _request_checkpoint(self) -> None:
         if self._worker is not None:
             self._worker.request("checkpoint")
+            return
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            # A caller holds the store lock around its writes (the collections service does, to make
+            # a check and a write atomic): checkpointing here would take the maintenance lock after
+            # the store lock and could deadlock with another writer's checkpoint. The next write
+            # that finds the memtable full checkpoints instead.
             return
         try:
             self.checkpoint()

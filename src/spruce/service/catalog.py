@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from spruce.config import EngineConfig, ImportConfig
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes
 from spruce.engine.store import Store
 from spruce.errors import (
@@ -54,7 +53,7 @@ def _close_open_catalogs() -> None:
 
 
 CATALOG_FORMAT = "spruce-catalog"
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2  # 2 adds the CRC (checked JSON); version 1 is still read
 
 
 class Catalog:
@@ -84,12 +83,8 @@ class Catalog:
         assert self.path is not None
         file = self.path / "catalog.json"
         if file.exists():
-            try:
-                doc = orjson.loads(file.read_bytes())
-            except orjson.JSONDecodeError as exc:
-                raise CorruptionError(f"{file} is not valid JSON: {exc}") from exc
-            if doc.get("format") != CATALOG_FORMAT or doc.get("version") != CATALOG_VERSION:
-                raise CorruptionError(f"{file}: unknown catalogue format")
+            # Version 1 (before the CRC) is still read; a damaged file is refused, naming it.
+            doc = load_checked(file.read_bytes(), CATALOG_FORMAT, (CATALOG_VERSION,), file, (1,))
             for raw in doc["indexes"]:
                 embed = raw.pop("embed", None)
                 info = IndexInfo(**raw, embed=EmbedSpec(**embed) if embed else None)
@@ -101,12 +96,8 @@ class Catalog:
     def _save(self) -> None:
         if self.path is None:
             return
-        doc: dict[str, Any] = {
-            "format": CATALOG_FORMAT,
-            "version": CATALOG_VERSION,
-            "indexes": [asdict(info) for info in self._infos.values()],
-        }
-        atomic_write_bytes(self.path / "catalog.json", orjson.dumps(doc))
+        fields: dict[str, Any] = {"indexes": [asdict(info) for info in self._infos.values()]}
+        atomic_write_bytes(self.path / "catalog.json", dump_checked(CATALOG_FORMAT, CATALOG_VERSION, fields))
 
     def _index_dir(self, name: str) -> Path | None:
         return None if self.path is None else self.path / "indexes" / name
