@@ -9,6 +9,7 @@ whether its thread held the store lock when it started.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ DIM = 4
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "idx", DIM, "euclidean", EngineConfig(background=False, memtable_max_rows=8))
     yield s
     s.close()
