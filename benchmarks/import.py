@@ -20,8 +20,10 @@ The import runs in a child process so its peak RSS is its own.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import resource
 import shutil
 import socket
@@ -77,21 +79,86 @@ def _schema() -> pa.Schema:
     return pa.schema([("id", pa.string()), ("values", pa.list_(pa.float32())), ("metadata", pa.string())])
 
 
-def read_baseline(paths: list[str], fs: pafs.FileSystem) -> tuple[int, float]:
-    """pyarrow alone: every batch read, values flattened to a matrix, metadata materialised."""
+def read_baseline(paths: list[str], fs: pafs.FileSystem) -> tuple[int, float, int]:
+    """pyarrow alone, at its fastest here: every batch read (local files memory-mapped), values flattened
+    to a float32 matrix, metadata materialised. Returns rows, seconds and the id + metadata bytes."""
     t = time.perf_counter()
-    rows = 0
+    rows = strings = 0
+    local = isinstance(fs, pafs.LocalFileSystem)
     for path in paths:
-        with fs.open_input_file(path) as f:
+        with pa.memory_map(path) if local else fs.open_input_file(path) as f:
             for batch in pq.ParquetFile(f, pre_buffer=True).iter_batches(batch_size=8192):
                 flat = pc.list_flatten(batch.column("values")).to_numpy(zero_copy_only=False)
                 np.asarray(flat, dtype=np.float32)
-                batch.column("metadata").cast(pa.string())
+                meta = batch.column("metadata").cast(pa.string())
                 rows += batch.num_rows
-    return rows, time.perf_counter() - t
+                strings += meta.nbytes + batch.column("id").nbytes
+    return rows, time.perf_counter() - t, strings
 
 
-def probe(data: str, uri: str, dim: int, skip_hnsw: bool) -> None:
+def disk_ceiling(directory: Path, nbytes: int, files: int, chunk: int) -> float:
+    """Seconds to write `nbytes` durably the way the import does, in the same filesystem: `files` files
+    written `chunk` bytes at a time through unbuffered descriptors, writeback started every
+    WRITEBACK_BYTES, then one syncfs. No checksums, no decoding: the disk (and page cache) alone."""
+    from spruce.engine.bulk import WRITEBACK_BYTES, start_writeback
+    from spruce.engine.fsutil import one_sync_for
+
+    directory.mkdir(parents=True, exist_ok=True)
+    block = np.random.default_rng(3).integers(0, 255, chunk, dtype=np.uint8).data
+    per_file = nbytes // files
+    t = time.perf_counter()
+    with one_sync_for(directory):
+        for k in range(files):
+            fd = os.open(directory / f"ceiling-{k}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            written = flushed = 0
+            while written < per_file:
+                written += os.write(fd, block[: min(chunk, per_file - written)])
+                if written - flushed >= WRITEBACK_BYTES:
+                    start_writeback(fd, flushed, written - flushed)
+                    flushed = written
+            os.close(fd)
+    elapsed = time.perf_counter() - t
+    shutil.rmtree(directory)
+    return elapsed
+
+
+def rss_now() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _profile(manager: Any) -> list[tuple[str, cProfile.Profile]]:
+    """cProfile the import worker and publishing threads (the reader and writer threads run C code
+    that releases the GIL: their cost shows as waits here, and in the read / ceiling baselines)."""
+    out: list[tuple[str, cProfile.Profile]] = []
+    for name in ("_run", "_publish"):
+        original = getattr(manager, name)
+        prof = cProfile.Profile()
+        out.append((name, prof))
+
+        def wrapped(*args: Any, _f: Any = original, _p: cProfile.Profile = prof) -> Any:
+            _p.enable()
+            try:
+                return _f(*args)
+            finally:
+                _p.disable()
+
+        setattr(manager, name, wrapped)
+    return out
+
+
+def probe_open(data: str) -> None:
+    """Child process: open the imported index again; its RSS is the engine's state for the data."""
+    import spruce
+
+    before = rss_now()
+    with spruce.Client(data) as db:
+        db.Index("bench").describe_index_stats()
+        print("PROBE " + json.dumps({"rss_before_bytes": before, "rss_open_bytes": rss_now()}), flush=True)
+        os._exit(0)
+
+
+def probe(data: str, uri: str, dim: int, skip_hnsw: bool, profile: bool = False) -> None:
     """Child process: import `uri` into a fresh index, print figures as JSON."""
     import spruce
     from spruce.config import Settings
@@ -100,6 +167,8 @@ def probe(data: str, uri: str, dim: int, skip_hnsw: bool) -> None:
         db.create_index("bench", dimension=dim, metric="cosine")
         index = db.Index("bench")
         manager = db.catalog.imports
+        profiles = _profile(manager) if profile else []
+        rss_before = rss_now()
         t0 = time.perf_counter()
         job = manager.start("bench", uri, "abort")
         while len(job.done) < len(job.plan) and job.status not in ("Failed", "Cancelled"):
@@ -108,6 +177,13 @@ def probe(data: str, uri: str, dim: int, skip_hnsw: bool) -> None:
         if job.status == "Failed":
             raise SystemExit(f"import failed: {job.error}")
         rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        rss_published = rss_now()
+        index_dir = Path(data) / "indexes" / "bench"
+        written = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
+        segment_files = sum(1 for p in (index_dir / "segments").rglob("*") if p.is_file())
+        for name, prof in profiles:
+            print(f"--- profile of the {name} thread (by own time)", file=sys.stderr)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(22)
         first = index.fetch(["r0"], namespace="ns-0").vectors["r0"]
         top = index.query(vector=first.values, top_k=1, namespace="ns-0").matches[0].id
         t_graphs = None
@@ -121,6 +197,10 @@ def probe(data: str, uri: str, dim: int, skip_hnsw: bool) -> None:
             "graphs_s": t_graphs,
             "self_match": top == "r0",
             "peak_rss_bytes": rss_import,
+            "rss_before_bytes": rss_before,
+            "rss_published_bytes": rss_published,
+            "bytes_written": written,
+            "segment_files": segment_files,
             "peak_rss_end_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
         print("PROBE " + json.dumps(out), flush=True)
@@ -128,16 +208,33 @@ def probe(data: str, uri: str, dim: int, skip_hnsw: bool) -> None:
 
 
 def run_probe(
-    data: Path, uri: str, dim: int, skip_hnsw: bool, env: dict[str, str] | None = None
+    data: Path,
+    uri: str,
+    dim: int,
+    skip_hnsw: bool,
+    env: dict[str, str] | None = None,
+    profile: bool = False,
+    open_only: bool = False,
 ) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--probe", str(data), uri, "--dim", str(dim)]
+    if open_only:
+        cmd = [sys.executable, __file__, "--probe-open", str(data)]
+    else:
+        cmd = [sys.executable, __file__, "--probe", str(data), uri, "--dim", str(dim)]
     if skip_hnsw:
         cmd.append("--skip-hnsw")
+    if profile:
+        cmd.append("--profile")
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    if profile:
+        print(proc.stderr)
     for line in proc.stdout.splitlines():
         if line.startswith("PROBE "):
             return dict(json.loads(line[6:]))
     raise SystemExit(f"probe failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def free_port() -> int:
@@ -153,6 +250,9 @@ def moto_section(
     from moto.server import ThreadedMotoServer
 
     port = free_port()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -186,7 +286,7 @@ def moto_section(
             endpoint_override=f"127.0.0.1:{port}",
             scheme="http",
         )
-        rows, t_arrow = read_baseline([f"bench/{k}" for k in keys], fs)
+        rows, t_arrow, _ = read_baseline([f"bench/{k}" for k in keys], fs)
         t = time.perf_counter()
         for key in keys:
             body = s3.get_object(Bucket="bench", Key=key)["Body"].read()
@@ -215,12 +315,17 @@ def main() -> None:
     ap.add_argument("--moto-n", type=int, default=100_000)
     ap.add_argument("--skip-hnsw", action="store_true")
     ap.add_argument("--skip-moto", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="cProfile the import's Python threads")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--probe", nargs=2, metavar=("DATA", "URI"))
+    ap.add_argument("--probe-open", metavar="DATA")
     args = ap.parse_args()
     if args.probe:
-        probe(args.probe[0], args.probe[1], args.dim, args.skip_hnsw)
+        probe(args.probe[0], args.probe[1], args.dim, args.skip_hnsw, args.profile)
+        return
+    if args.probe_open:
+        probe_open(args.probe_open)
         return
     work = Path(tempfile.mkdtemp(prefix="spruce-import-bench-", dir=args.dir))
     try:
@@ -230,39 +335,62 @@ def main() -> None:
         size = sum(p.stat().st_size for p in paths)
         print(
             f"made {args.n:,} x {args.dim} records in {len(paths)} files ({size / 1e9:.2f} GB)"
-            f" in {time.perf_counter() - t:.1f}s"
+            f" in {time.perf_counter() - t:.1f}s ({load()})"
         )
-        rows, t_read = read_baseline([str(p) for p in paths], pafs.LocalFileSystem())
+        rows, t_read, strings = read_baseline([str(p) for p in paths], pafs.LocalFileSystem())
         read_rps = rows / t_read
-        print(f"baseline  pyarrow reads the files:          {read_rps:12,.0f} records/s ({t_read:.1f}s)")
-        res = run_probe(work / "data", str(src), args.dim, args.skip_hnsw)
-        rps = res["records"] / res["queryable_s"]
+        print(f"baseline  pyarrow reads the files:  {read_rps:12,.0f} records/s ({t_read:.1f}s, {load()})")
+        # What the import will write: vectors, norms, indptr, ids + metadata (+ Arrow offsets).
+        estimate = args.n * (4 * args.dim + 4 + 8 + 8) + strings
+        chunk = 4096 * args.dim * 4  # one batch's vectors, as the import writes them
+        files = 6 * args.namespaces
+        t_disk1 = disk_ceiling(work / "ceiling", estimate, files, chunk)
+        res = run_probe(work / "data", str(src), args.dim, args.skip_hnsw, profile=args.profile)
+        written = res["bytes_written"]
+        t_disk2 = disk_ceiling(work / "ceiling", written, files, chunk)
+        disk_rps = args.n / ((t_disk1 * written / estimate + t_disk2) / 2)
         print(
-            f"import    until every namespace queryable:  {rps:12,.0f} records/s ({res['queryable_s']:.1f}s)"
-            f"  ratio to pyarrow read {rps / read_rps:.2f}  (target >= 100,000/s)"
+            f"baseline  disk, {written / 1e9:.2f} GB + syncfs: {disk_rps:12,.0f} records/s"
+            f" ({written / t_disk2 / 1e6:,.0f} / {estimate / t_disk1 / 1e6:,.0f} MB/s after / before)"
+        )
+        rps = res["records"] / res["queryable_s"]
+        ceiling = min(read_rps, disk_rps)
+        print(
+            f"import    until all queryable:        {rps:12,.0f} records/s ({res['queryable_s']:.1f}s,"
+            f" {load()})\n          ratio to pyarrow read {rps / read_rps:.2f},"
+            f" to the disk {rps / disk_rps:.2f},"
+            f" to the lower of both {rps / ceiling:.2f}  (target >= 100,000/s)"
         )
         print(f"          exact self-match after publish: {res['self_match']}")
+        opened = run_probe(work / "data", "", args.dim, True, open_only=True)
+        engine = opened["rss_open_bytes"] - opened["rss_before_bytes"]
+        base = res["rss_before_bytes"]
+        mib = 2**20
         print(
-            f"          peak RSS while importing: {res['peak_rss_bytes'] / 2**20:,.0f} MiB"
-            f" (data {size / 2**20:,.0f} MiB; {ROW_GROUP:,}-row groups of"
-            f" {ROW_GROUP * args.dim * 4 / 2**20:,.0f} MiB)"
+            f"          peak RSS while importing: {res['peak_rss_bytes'] / mib:,.0f} MiB = process before"
+            f" {base / mib:,.0f} + engine state after publish"
+            f" {(res['rss_published_bytes'] - base) / mib:,.0f}"
+            f" (the same index reopened: {engine / mib:,.0f}) + the rest (import buffers, allocator)"
+            f" {(res['peak_rss_bytes'] - res['rss_published_bytes']) / mib:,.0f}"
         )
         if res["graphs_s"] is not None:
             print(
                 f"          HNSW graphs ready after {res['graphs_s']:.1f}s"
-                f" (peak RSS then {res['peak_rss_end_bytes'] / 2**20:,.0f} MiB)"
+                f" (peak RSS then {res['peak_rss_end_bytes'] / mib:,.0f} MiB, {load()})"
             )
         out: dict[str, Any] = {
             "n": args.n,
             "dim": args.dim,
             "read_rps": read_rps,
+            "disk_rps": disk_rps,
             "import": res,
             "import_rps": rps,
+            "reopened": opened,
         }
         if not args.skip_moto:
             m = moto_section(paths, src, args.moto_n, args.dim, rps, work)
             out["moto"] = m
-            print(f"moto      {m['records']:,} records over loopback S3:")
+            print(f"moto      {m['records']:,} records over loopback S3 ({load()}):")
             print(
                 f"          pyarrow S3 read {m['pyarrow_s3_read_rps']:,.0f}/s,"
                 f" boto3 GET+parse {m['boto3_get_then_parse_rps']:,.0f}/s"

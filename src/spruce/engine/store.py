@@ -665,6 +665,8 @@ class Store:
         """Make an imported namespace visible at once: move its finished segments into place and commit
         one manifest naming them. Raises AlreadyExistsError (and removes the segments) if the namespace
         exists. Returns its record count. HNSW graphs are then built in the background."""
+        from spruce.engine.bulk import open_segment
+
         assert self.path is not None
         root = self.path / "segments"
         blocks: list[RowBlock] = []
@@ -677,7 +679,7 @@ class Store:
                 for seg in segments:
                     final = root / f"{seg.block_id:012d}"
                     os.replace(seg.path, final)
-                    block = read_segment(final, seg.block_id, seg.alive_file)
+                    block = open_segment(seg, final)
                     block.persisted = True
                     block.alive_file = seg.alive_file
                     block.sealed_at = time.monotonic()

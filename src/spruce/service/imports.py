@@ -18,6 +18,7 @@ import builtins
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,8 +323,8 @@ class ImportManager:
                         )
                     writer = store.bulk_writer()
                     try:
-                        for f in files:
-                            self._read_file(job, svc, fs, base, f.path, ns, writer)
+                        paths = [f.path for f in files]
+                        for _ in self._read_namespace(job, svc, fs, base, paths, ns, writer):
                             files_read += 1
                             self._hold(job, files_read, self.config.hold_after_files)
                         if pending is not None:
@@ -347,13 +348,24 @@ class ImportManager:
                 self._cond.wait(0.25)
         self._finish(table, job, COMPLETED, None)
 
-    def _read_file(
-        self, job: ImportJob, svc: IndexService, fs: Any, base: str, path: str, ns: str, writer: Any
-    ) -> None:
-        for batch in read_batches(fs, path, lambda: self._check(job)):
+    def _read_namespace(
+        self,
+        job: ImportJob,
+        svc: IndexService,
+        fs: Any,
+        base: str,
+        paths: builtins.list[str],
+        ns: str,
+        writer: Any,
+    ) -> Iterator[int]:
+        """Import a namespace's files into `writer`, yielding after each file."""
+        for number, batch in read_batches(fs, paths, lambda: self._check(job)):
+            if batch is None:
+                yield number
+                continue
             cleaned = clean(batch, svc.info)
             if cleaned.bad_rows:
-                where = display_path(job.uri, base, path)
+                where = display_path(job.uri, base, paths[number])
                 if job.error_mode == "abort":
                     raise InvalidArgumentError(
                         f"{where}: {cleaned.first_error} (errorMode abort: namespace "
