@@ -282,10 +282,20 @@ def main() -> None:
     ap.add_argument(
         "--upsert-rounds", type=int, default=3, help="load the data this many times; report the median"
     )
+    ap.add_argument(
+        "--lean",
+        action="store_true",
+        help="only the query path: defaults vs numpy brute force, filtered vs numpy on the allowed rows",
+    )
     ap.add_argument("--probe-open", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe_open is not None:
         probe_open(args.probe_open, args.dim)
+        return
+    if args.lean:
+        from engine_lean import lean_main
+
+        lean_main(args)
         return
     if args.quick:
         args.n, args.dim, args.queries = 20_000, 128, 200

@@ -14,6 +14,7 @@ last float32 bits.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,6 +127,7 @@ class AnnIndex:
         builds leave a core to the foreground: with every core building, upserts on 2 cores slowed
         2-4x while a segment's graph was built."""
         faiss.omp_set_num_threads(max(1, (os.cpu_count() or 2) - spare))
+        _QUERY_THREAD.single = False  # this thread's next query pins it back to one
 
     def extended(
         self,
@@ -149,6 +151,11 @@ class AnnIndex:
         if self.calibration is None:
             return max(UNCALIBRATED_EF, top_k)
         return self.calibration.ef_for(top_k)
+
+    @property
+    def degree(self) -> int:
+        """Neighbours a search checks per expanded node (level 0 holds 2 * M links)."""
+        return int(self._index.hnsw.nb_neighbors(0))  # type: ignore[attr-defined]
 
     def trusted_for(self, top_k: int) -> bool:
         """False when calibration found that no width on the ladder reaches the target recall."""
@@ -200,8 +207,10 @@ class AnnIndex:
         so they agree with an exact scan to float32 rounding.
         """
         # One query gains nothing from OpenMP, and waking the team cost ~2x per query here. The
-        # setting is per thread (an OpenMP ICV), so set it in whichever thread is querying.
-        faiss.omp_set_num_threads(1)
+        # setting is per thread (an OpenMP ICV), so set it once in each thread that queries.
+        if not getattr(_QUERY_THREAD, "single", False):
+            faiss.omp_set_num_threads(1)
+            _QUERY_THREAD.single = True
         k = min(k, self.ntotal)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -226,6 +235,10 @@ class AnnIndex:
         if found.all():
             return rows.astype(np.int64, copy=False), distances[0]
         return rows[found].astype(np.int64, copy=False), distances[0][found]
+
+
+# Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.
+_QUERY_THREAD = threading.local()
 
 
 def _new_params(ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]

@@ -142,7 +142,7 @@ class Namespace:
                 allowed = alive if unfiltered else alive.copy()
             else:
                 allowed = alive & block.filter_mask(flt, n)
-                count = int(allowed.sum())
+                count = int(np.count_nonzero(allowed))
                 unfiltered = False
             out.append(
                 BlockView(

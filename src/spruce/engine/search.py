@@ -4,25 +4,24 @@ Scores follow Pinecone: cosine and dotproduct are larger-is-better; euclidean is
 smaller-is-better. Internally every candidate carries a rank key (larger is better: the score, or the
 negated distance) so merging is metric-agnostic. Hybrid (dense + sparse) and sparse queries are always
 exact; dense queries use the block's HNSW index when the block has one and the allowed rows are too
-many to scan (decided by count, per the measured crossover in the design).
+costly to scan (decided per block by estimated cost: see planner.py).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from spruce.engine.ann import AnnIndex
 from spruce.engine.blas import single_threaded_blas
+from spruce.engine.planner import choose
 from spruce.engine.sparse import SparseSnapshot
 from spruce.engine.stats import COUNTERS
 from spruce.types import BoolArray, FloatArray, IntArray, SparseVector
 
 _EF_CAP = 4096
 _BLAS_SINGLE_THREAD_ROWS = 1024  # below this a scan is too small for BLAS to thread; skip the ~10 us toggle
-_SPEED_CROSSOVER_768 = 3000
 _FILTERED_EF_FLOOR = 64
 
 
@@ -67,19 +66,20 @@ def score_rows(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> tuple
 def _score_rows(
     view: BlockView, spec: QuerySpec, rows: IntArray | None, n: int
 ) -> tuple[FloatArray, FloatArray]:
-    scores = np.zeros(n, dtype=np.float32)
+    scores: FloatArray = np.zeros(n, dtype=np.float32)
     if spec.dense is not None and view.dense.shape[1]:
         mat = view.dense[: view.n] if rows is None else view.dense[rows]
         dots = mat @ spec.dense
         norms = view.sq_norms[: view.n] if rows is None else view.sq_norms[rows]
         if spec.metric == "cosine":
-            denom = np.sqrt(norms * spec.q_sq_norm)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scores = np.where(denom > 0, dots / np.where(denom > 0, denom, 1.0), 0.0).astype(np.float32)
+            # One sqrt and one masked divide: `where=` skips zero norms without an errstate context
+            # (entering one cost more than the arithmetic on a few hundred rows).
+            denom = np.sqrt(norms * np.float32(spec.q_sq_norm))
+            np.divide(dots, denom, out=scores, where=denom > 0)
         elif spec.metric == "euclidean":
             scores = np.maximum(norms - 2.0 * dots + spec.q_sq_norm, 0.0).astype(np.float32)
         else:
-            scores = dots.astype(np.float32)
+            scores = dots.astype(np.float32, copy=False)
     if spec.sparse is not None and len(spec.sparse.indices):
         sparse_scores = view.sparse.dot(spec.sparse)
         scores = scores + (sparse_scores if rows is None else sparse_scores[rows])
@@ -101,29 +101,19 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))
     if view.allowed_count == 0:
         return empty
-    # The exact-scan budget is in floats, so it allows more rows at lower dimensions (design section 4:
-    # exact below ~3k rows at 768-d is faster, and it is always exact).
     dim = max(view.dense.shape[1] if view.dense.ndim == 2 else 0, 1)
     selectivity = view.allowed_count / max(view.n, 1)
-    if selectivity >= 0.5:
-        # Broad or no filter: HNSW keeps its recall, so the cut-off is where it becomes faster than a
-        # scan (measured: ~3k rows at 768-d, ~6k at 128-d).
-        exact_rows = int(_SPEED_CROSSOVER_768 * math.sqrt(768 / dim))
-    else:
-        # Narrow filter: HNSW needs a very wide beam to keep recall, so scan exactly up to a budget.
-        exact_rows = spec.exact_max_rows * 768 // dim
-    use_ann = (
+    ef = 0
+    graph_ok = (
         view.ann is not None
         and spec.sparse is None
         and spec.dense is not None
-        and view.allowed_count > exact_rows
         # A graph that could not reach its target recall at any width is scanned instead, unless the
         # caller fixed the width itself.
         and (spec.ef_search > 0 or view.ann.trusted_for(spec.top_k))
     )
-    COUNTERS.searched(view.allowed_count, use_ann)
-    if use_ann:
-        assert view.ann is not None and spec.dense is not None
+    if graph_ok:
+        assert view.ann is not None
         # A narrower filter leaves fewer allowed nodes on the graph's paths: widen the beam in
         # proportion (design: ef >= 2048 was needed for recall 0.99 at 1%), within a cap.
         # Twice the inverse selectivity: measured at 10% on 100k x 768, ef 640 gave recall 0.92.
@@ -131,6 +121,19 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         width = spec.ef_search or view.ann.ef_for(spec.top_k)
         base = max(width, spec.top_k, _FILTERED_EF_FLOOR if selectivity < 1.0 else 0)
         ef = min(int(base * boost), max(_EF_CAP, spec.ef_search))
+    # The configured budget caps narrow-filter scans (in floats: more rows at lower dimensions).
+    cap = spec.exact_max_rows * 768 // dim if selectivity < 0.5 else None
+    use_ann = choose(
+        allowed=view.allowed_count,
+        n=view.n,
+        dim=dim,
+        ef=ef if graph_ok else None,
+        degree=view.ann.degree if view.ann is not None else 0,
+        max_scan_rows=cap,
+    ).use_ann
+    COUNTERS.searched(view.allowed_count, use_ann)
+    if use_ann:
+        assert view.ann is not None and spec.dense is not None
         allowed = None if view.all_alive_unfiltered else view.allowed
         rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
         # faiss returns them best first, scored in the metric's own convention.
@@ -146,7 +149,7 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         keys = np.where(view.allowed, keys, -np.inf).astype(np.float32)
         order = _top(keys, min(spec.top_k, view.allowed_count))
         return order, scores[order], keys[order]
-    rows = np.flatnonzero(view.allowed).astype(np.int64)
+    rows = np.flatnonzero(view.allowed).astype(np.int64, copy=False)
     scores, keys = score_rows(view, spec, rows)
     order = _top(keys, spec.top_k)
     return rows[order], scores[order], keys[order]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import weakref
 from collections.abc import Callable
 from typing import TypeVar
@@ -39,6 +40,7 @@ class _Calls:
 
     def __init__(self) -> None:
         self.in_flight = 0
+        self._overlap_until = 0.0  # monotonic time until which reads go to the pool
         self._cpu_bound: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -64,12 +66,22 @@ class _Calls:
     async def inline_when_alone(self, fn: Callable[[], T]) -> T:
         self.in_flight += 1
         try:
-            if self.in_flight == 1:
+            if self.in_flight == 1 and time.monotonic() >= self._overlap_until:
+                # Let requests already waiting on other connections reach this point first: run
+                # inline, they could not even be read until this call returns, so a burst of
+                # concurrent queries (the SDK's query_namespaces) would be served one by one.
+                await asyncio.sleep(0)
+            if self.in_flight == 1 and time.monotonic() >= self._overlap_until:
                 return fn()  # alone: the thread hop would be most of the latency
+            # Concurrency seen: keep using the pool (both cores) until it has been quiet a while.
+            self._overlap_until = time.monotonic() + _OVERLAP_MEMORY_S
             return await run_in_threadpool(fn)
         finally:
             self.in_flight -= 1
 
+
+# How long after two data-plane calls last overlapped reads keep going to the pool.
+_OVERLAP_MEMORY_S = 0.5
 
 # ~70 records of 768 floats; smaller bodies decode in a few ms and need no slot.
 LARGE_BODY_BYTES = 1 << 20
