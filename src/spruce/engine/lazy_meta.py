@@ -37,7 +37,7 @@ class LazyMetadata(Sequence["Metadata | None"]):
     @overload
     def __getitem__(self, index: slice) -> list[Metadata | None]: ...
 
-    def __getitem__(self, index: int | slice) -> Metadata | None | list[Metadata | None]:
+    def __getitem__(self, index: int | slice) -> Metadata | list[Metadata | None] | None:
         if isinstance(index, slice):
             return decode_all(self._column[index].to_pylist())
         n = len(self._column)

@@ -71,11 +71,11 @@ class Locations:
         codes = (np.asarray(rows, dtype=np.int64) + (block.block_id << _SHIFT)).tolist()
         self._codes.update(zip(ids, codes, strict=True))
 
-    def set_range(self, ids: Iterable[str], block: RowBlock, first: int) -> None:
+    def set_range(self, ids: Sequence[str], block: RowBlock, first: int) -> None:
         """Point `ids` at consecutive rows of `block` from `first` on."""
         self._blocks[block.block_id] = block
         base = (block.block_id << _SHIFT) + first
-        self._codes.update(zip(ids, range(base, base + (1 << _SHIFT))))
+        self._codes.update(zip(ids, range(base, base + len(ids)), strict=True))
 
     def forget_blocks(self, block_ids: Iterable[int]) -> None:
         """Drop blocks no location points at any more (after they were replaced)."""
