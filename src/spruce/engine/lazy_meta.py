@@ -51,6 +51,10 @@ class LazyMetadata(Sequence["Metadata | None"]):
     def __iter__(self) -> Iterator[Metadata | None]:
         return iter(self[:])
 
+    def take(self, rows: Sequence[int]) -> pa.Array:
+        """The given rows, still encoded."""
+        return self._column.take(pa.array(rows, pa.int64()))
+
     def encoded(self, n: int) -> pa.Array:
         """The first n rows as stored (JSON strings), for writing them again without a round trip."""
         return self._column[:n]
@@ -67,3 +71,21 @@ def encode_column(metadata: Sequence[Metadata | None], n: int) -> pa.Array:
         return metadata.encoded(n)
     dumps = orjson.dumps
     return pa.array([None if m is None else dumps(m).decode() for m in metadata[:n]], pa.string())
+
+
+def gather(parts: Sequence[tuple[Sequence[Metadata | None], Sequence[int]]]) -> Sequence[Metadata | None]:
+    """The given rows of several blocks' metadata, in order (a compaction's merged column).
+
+    Stays encoded when every input is (no decode and re-encode of rows a merge only moves)."""
+    lazy = [meta for meta, _ in parts if isinstance(meta, LazyMetadata)]
+    if len(lazy) == len(parts):
+        taken = [meta.take(rows) for meta, (_, rows) in zip(lazy, parts, strict=True)]
+        column = pa.concat_arrays(taken) if taken else pa.array([], pa.string())
+        return LazyMetadata(column)
+    out: list[Metadata | None] = []
+    for meta, rows in parts:
+        if isinstance(meta, LazyMetadata):
+            out.extend(decode_all(meta.take(rows).to_pylist()))
+        else:
+            out.extend([meta[r] for r in rows])
+    return out
