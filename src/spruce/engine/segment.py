@@ -164,6 +164,14 @@ def map_vectors(seg_dir: Path) -> FloatArray:
     return plain
 
 
+def map_metadata(seg_dir: Path) -> LazyMetadata:
+    """The segment's metadata column, memory-mapped and decoded per row when read: what a sealed
+    block switches to once its segment is written, so the memtable's dicts are freed."""
+    with pa.memory_map(str(seg_dir / "rows.arrow")) as source:
+        table = ipc.open_file(source).read_all()
+    return LazyMetadata(table.column("metadata"))
+
+
 def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
     tmp = seg_dir / f".alive-{version}.tmp"
     try:
