@@ -82,6 +82,10 @@ class Locations:
         for bid in block_ids:
             self._blocks.pop(bid, None)
 
+    def shadowed(self, ids: Iterable[str]) -> list[str]:
+        """Those of `ids` that already have a location (a C-level scan: opening many segments)."""
+        return list(filter(self._codes.__contains__, ids))
+
     def code_block(self, rid: str) -> int | None:
         """The block_id of the id's current location (no tuple), or None."""
         code = self._codes.get(rid)

@@ -46,15 +46,15 @@ class Namespace:
         rows = np.flatnonzero(block.alive[:n])
         ids = block.ids
         locations = self.locations
-        if not locations and len(rows) == n:
-            # The usual first (often only) segment: no id can be shadowed, so build the map in bulk.
-            locations.set_range(ids[:n], block, 0)
+        live_ids = ids[:n] if len(rows) == n else [ids[r] for r in rows.tolist()]
+        # Segments are opened oldest first: a newer one shadows the older rows of its ids.
+        for rid in locations.shadowed(live_ids) if locations else ():
+            old = locations[rid]
+            old[0].kill(old[1])
+        if len(rows) == n:
+            locations.set_range(live_ids, block, 0)
         else:
-            for rid in (ids[r] for r in rows.tolist()):
-                old = locations.get(rid)
-                if old is not None:
-                    old[0].kill(old[1])
-            locations.set_rows([ids[r] for r in rows.tolist()], block, rows)
+            locations.set_rows(live_ids, block, rows)
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------
