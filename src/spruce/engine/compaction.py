@@ -21,11 +21,12 @@ import numpy as np
 
 from spruce.config import EngineConfig
 from spruce.engine.ann import AnnIndex
+from spruce.engine.lazy_meta import gather
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_vectors, write_alive, write_segment
 from spruce.engine.sparse import SparseRows
-from spruce.types import FloatArray, IntArray, Metadata
+from spruce.types import IntArray
 
 
 class Store(Protocol):
@@ -190,21 +191,23 @@ def _compact(store: Store, name: str, force: bool) -> bool:
 def _merged_block(dimension: int, block_id: int, parts: list[tuple[RowBlock, IntArray]]) -> RowBlock:
     """One sealed block holding the given rows of the given blocks, in order (vectorised gathers)."""
     ids: list[str] = []
-    metadata: list[Metadata | None] = []
-    dense_parts: list[FloatArray] = []
-    norm_parts: list[FloatArray] = []
+    total = sum(len(rows) for _, rows in parts)
+    # Gathered straight into one array (not parts + concatenate): a merge's peak is 1x its vectors.
+    dense = np.empty((total, dimension), dtype=np.float32) if dimension else None  # None: sparse
+    norms = np.empty(total, dtype=np.float32)
     sparse_parts = []
+    pos = 0
     for block, rows in parts:
         order = rows.tolist()
-        block_ids, block_meta = block.ids, block.metadata
+        block_ids = block.ids
         ids.extend([block_ids[r] for r in order])
-        metadata.extend([block_meta[r] for r in order])
-        if dimension:
-            dense_parts.append(np.asarray(block.dense[rows], dtype=np.float32))
-        norm_parts.append(np.asarray(block.sq_norms[rows], dtype=np.float32))
+        end = pos + len(rows)
+        if dense is not None:
+            np.take(block.dense, rows, axis=0, out=dense[pos:end], mode="clip")  # clip: unbuffered
+        np.take(block.sq_norms, rows, out=norms[pos:end], mode="clip")
         sparse_parts.append(block.sparse.take(rows))
-    dense = np.concatenate(dense_parts) if dense_parts else None  # None: a sparse index
-    norms = np.concatenate(norm_parts) if norm_parts else None
+        pos = end
+    metadata = gather([(block.metadata, rows.tolist()) for block, rows in parts])
     return RowBlock(
         dimension,
         ids=ids,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.engine.locations import Locations
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import BlockView
 from spruce.types import FloatArray, Record
@@ -26,7 +27,7 @@ class Namespace:
         self._next_block_id = next_block_id
         self.sealed: list[RowBlock] = []
         self.memtable = RowBlock(dimension, block_id=next_block_id(), grow_to=memtable_rows)
-        self.locations: dict[str, tuple[RowBlock, int]] = {}
+        self.locations = Locations()
         self._sorted_ids: list[str] | None = None
         self.explicit = False  # created through create_namespace: survives being empty
 
@@ -41,19 +42,19 @@ class Namespace:
     def add_sealed(self, block: RowBlock) -> None:
         """Attach a sealed block when opening from disk; its alive rows become the current versions."""
         self.sealed.append(block)
-        rows = np.flatnonzero(block.alive[: block.n]).tolist()
+        n = block.n
+        rows = np.flatnonzero(block.alive[:n])
         ids = block.ids
         locations = self.locations
-        if not locations and len(rows) == block.n:
-            # The usual first (often only) segment: no id can be shadowed, so build the map in bulk.
-            locations.update(zip(ids[: block.n], [(block, r) for r in rows], strict=True))
+        live_ids = ids[:n] if len(rows) == n else [ids[r] for r in rows.tolist()]
+        # Segments are opened oldest first: a newer one shadows the older rows of its ids.
+        for rid in locations.shadowed(live_ids) if locations else ():
+            old = locations[rid]
+            old[0].kill(old[1])
+        if len(rows) == n:
+            locations.set_range(live_ids, block, 0)
         else:
-            for row in rows:
-                rid = ids[row]
-                old = locations.get(rid)
-                if old is not None:
-                    old[0].kill(old[1])
-                locations[rid] = (block, row)
+            locations.set_rows(live_ids, block, rows)
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------
@@ -67,8 +68,7 @@ class Namespace:
             else:
                 self._sorted_ids = None
         first = mt.extend(records, dense)
-        for i, rec in enumerate(records):
-            locations[rec.id] = (mt, first + i)
+        locations.set_range([rec.id for rec in records], mt, first)
 
     def delete(self, ids: Iterable[str]) -> int:
         n = 0
@@ -104,12 +104,14 @@ class Namespace:
         died since are killed in `new` here, so no delete is lost across the swap.
         """
         old_ids = {b.block_id for b in old}
+        locations = self.locations
         for i, rid in enumerate(new.ids[: new.n]):
-            loc = self.locations.get(rid)
-            if loc is not None and loc[0].block_id in old_ids:
-                self.locations[rid] = (new, i)
+            if locations.code_block(rid) in old_ids:
+                locations.repoint(rid, new, i)
             else:
                 new.kill(i)  # deleted or overwritten while `new` was being built
+        locations.set_rows((), new, ())
+        locations.forget_blocks(old_ids)
         keep = [b for b in self.sealed if b.block_id not in old_ids]
         pos = min((i for i, b in enumerate(self.sealed) if b.block_id in old_ids), default=len(keep))
         keep.insert(pos, new)

@@ -32,7 +32,7 @@ class RowBlock:
         dense: FloatArray | None = None,
         sq_norms: FloatArray | None = None,
         sparse: SparseRows | None = None,
-        metadata: list[Metadata | None] | None = None,
+        metadata: Sequence[Metadata | None] | None = None,
         alive: BoolArray | None = None,
         sealed: bool = False,
         block_id: int = 0,
@@ -54,7 +54,8 @@ class RowBlock:
                 sq_norms[:n] = np.einsum("ij,ij->i", dense[:n], dense[:n])
         self.sq_norms: FloatArray = sq_norms
         self.sparse = SparseRows() if sparse is None else sparse
-        self.metadata: list[Metadata | None] = [] if metadata is None else metadata
+        # A list in a memtable; a sealed segment's is usually a LazyMetadata (decoded when read).
+        self.metadata: Sequence[Metadata | None] = [] if metadata is None else metadata
         self._columns: MetadataColumns | None = None
         if alive is None:
             alive = np.ones(cap, dtype=np.bool_)
@@ -122,6 +123,7 @@ class RowBlock:
                 self.sparse.append(r.sparse_values)
         else:
             self.sparse.extend_empty(k)
+        assert isinstance(self.metadata, list)
         self.metadata.extend(metas)
         if self._columns is not None:
             self._columns.extend(metas)

@@ -36,10 +36,11 @@ import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import fsync_dir, fsync_fd
+from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
 from spruce.errors import CorruptionError, SegmentCorruptionError
-from spruce.types import FloatArray, Metadata
+from spruce.types import FloatArray
 
 log = logging.getLogger("spruce.engine")
 
@@ -87,8 +88,8 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
     _save_npy(tmp / "indptr.npy", np.asarray(indptr, dtype=np.int64))
     _save_npy(tmp / "sindices.npy", np.asarray(sidx, dtype=np.uint32))
     _save_npy(tmp / "svalues.npy", np.asarray(sval, dtype=np.float32))
-    meta = [None if m is None else orjson.dumps(m).decode() for m in block.metadata[:n]]
-    table = pa.table({"id": pa.array(block.ids[:n], pa.string()), "metadata": pa.array(meta, pa.string())})
+    meta = encode_column(block.metadata, n)
+    table = pa.table({"id": pa.array(block.ids[:n], pa.string()), "metadata": meta})
     with open(tmp / "rows.arrow", "wb") as f:
         with ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
@@ -163,6 +164,14 @@ def map_vectors(seg_dir: Path) -> FloatArray:
     return plain
 
 
+def map_metadata(seg_dir: Path) -> LazyMetadata:
+    """The segment's metadata column, memory-mapped and decoded per row when read: what a sealed
+    block switches to once its segment is written, so the memtable's dicts are freed."""
+    with pa.memory_map(str(seg_dir / "rows.arrow")) as source:
+        table = ipc.open_file(source).read_all()
+    return LazyMetadata(table.column("metadata"))
+
+
 def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
     tmp = seg_dir / f".alive-{version}.tmp"
     try:
@@ -219,10 +228,10 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
     with pa.memory_map(str(seg_dir / "rows.arrow")) as source:
         table = ipc.open_file(source).read_all()
     ids: list[str] = table.column("id").to_pylist()
-    loads = orjson.loads
-    metadata: list[Metadata | None] = [
-        None if m is None else loads(m) for m in table.column("metadata").to_pylist()
-    ]
+    # Decoded row by row when read (lazy_meta.py): most rows' metadata is never looked at.
+    metadata = LazyMetadata(table.column("metadata"))
+    if len(ids) != n or len(metadata) != n:
+        raise SegmentCorruptionError(f"segment {seg_dir}: rows.arrow holds {len(ids)} rows, not {n}")
     alive = None
     if alive_file is not None:
         bits = np.load(seg_dir / alive_file, allow_pickle=False)

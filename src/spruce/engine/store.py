@@ -44,7 +44,14 @@ from spruce.engine.namespace import Namespace
 from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import graph_trusted, map_vectors, read_segment, write_alive, write_segment
+from spruce.engine.segment import (
+    graph_trusted,
+    map_metadata,
+    map_vectors,
+    read_segment,
+    write_alive,
+    write_segment,
+)
 from spruce.engine.stats import NamespaceStorage, StoreStats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
 from spruce.errors import (
@@ -456,6 +463,7 @@ class Store:
                     # the next memtable reuse that copy's memory.
                     heap = block.dense
                     block.dense = map_vectors(root / f"{block.block_id:012d}")
+                    block.metadata = map_metadata(root / f"{block.block_id:012d}")
                     POOL.release(heap)
                     del heap
                 # The snapshot's own blocks, not a lookup in the live namespaces: a namespace
