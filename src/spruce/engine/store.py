@@ -588,10 +588,16 @@ class Store:
                 raise ClosedError("HNSW build cancelled: the store is closing")
             if pause is not None:
                 pause()
-            # Someone waits in flush(): take every core. Otherwise leave one to the foreground.
-            AnnIndex.set_build_threads(0 if self._urgent else 1)
+            # Someone waits (flush) or no write came for a while: take every core. Otherwise leave
+            # one to the foreground writes. Asked again before every chunk, so it follows the load.
+            AnnIndex.set_build_threads(0 if self._urgent or self.writes_quiet() else 1)
 
         return between_chunks
+
+    def writes_quiet(self) -> bool:
+        """Whether no foreground write came in the last `ingest_quiet_ms` (at least a second)."""
+        quiet = max(self.config.ingest_quiet_ms / 1000.0, 1.0)
+        return self.clock() - self._last_write >= quiet
 
     def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
         COUNTERS.build_started()
