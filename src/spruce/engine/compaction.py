@@ -60,6 +60,25 @@ class Store(Protocol):
 _DEAD_FRACTION = 0.5
 _FANIN = 4  # segments of one size tier merged at a time: each row is rewritten ~log4(n / memtable) times
 _MAX_ROUNDS = 8
+# Largest dead fraction of an input whose graph a merge still extends (see graph_to_keep).
+_KEEP_GRAPH_MAX_DEAD = 0.2
+
+
+def graph_to_keep(inputs: list[RowBlock]) -> RowBlock | None:
+    """The input whose HNSW graph a merge extends instead of building one from scratch: the largest
+    with a graph and at most _KEEP_GRAPH_MAX_DEAD of its rows dead (None: build afresh).
+
+    Its dead rows move to the output as dead rows, so the graph's labels stay the output's row numbers
+    and the alive mask keeps them out of results, as in any segment with deletes. Kept, they cost disk,
+    memory and a wider beam (a filter-like search over mostly-alive rows); past the threshold a fresh
+    build over the alive rows alone is worth its price (see docs/benchmarks.md, "Graph builds").
+    """
+    usable = [
+        b
+        for b in inputs
+        if b.ann is not None and b.n > 0 and (b.n - b.live_count) <= _KEEP_GRAPH_MAX_DEAD * b.n
+    ]
+    return max(usable, key=lambda b: b.n, default=None)
 
 
 def _tier(live: int, memtable_rows: int) -> int:
@@ -133,22 +152,25 @@ def _compact(store: Store, name: str, force: bool) -> bool:
             old = _pick(ns.sealed, store.config.memtable_max_rows, store.config.compaction_min_segments)
         if not old:
             return False
-        # Keep the graph of the largest input with no dead rows: its rows go first, unchanged, so
-        # its HNSW labels stay valid and only the other inputs are inserted.
-        base = max(
-            (b for b in old if b.ann is not None and b.live_count == b.n),
-            key=lambda b: b.n,
-            default=None,
-        )
+        base = graph_to_keep(old)
         ordered = ([base] if base is not None else []) + [b for b in old if b is not base]
-        snapshot = [(block, np.flatnonzero(block.alive[: block.n])) for block in ordered]
+        # The kept graph's rows go first, every one of them (dead ones stay dead), so its HNSW labels
+        # stay valid and only the other inputs' alive rows are inserted.
+        snapshot = [
+            (block, np.arange(block.n) if block is base else np.flatnonzero(block.alive[: block.n]))
+            for block in ordered
+        ]
         base_rows = base.n if base is not None else 0
+        base_dead = np.flatnonzero(~base.alive[:base_rows]) if base is not None else np.zeros(0, np.int64)
         base_ann = base.ann if base is not None else None
         new_id = store.new_block_id()
         dir_name = f"{new_id:012d}"
         store.pending_dirs.add(dir_name)
     try:
         new = _merged_block(store.dimension, new_id, snapshot)
+        # Dead rows carried over with the kept graph: searched past by the alive mask as ever.
+        for row in base_dead.tolist():
+            new.kill(row)
         if store.path is not None and new.n:
             seg_dir = write_segment(store.path / "segments", new)
             new.persisted = True

@@ -27,7 +27,8 @@ GRAPH_FILE = "hnsw.faiss"
 
 class GraphKeeper:
     """The graphs of one store. `closing` says the store is closing (a build stops at its next chunk);
-    `urgent` says someone waits for the build (flush), so it may take every core."""
+    `all_cores` says a build may take every core (someone waits for it, or writes have paused);
+    otherwise it leaves one to the foreground."""
 
     def __init__(
         self,
@@ -37,7 +38,7 @@ class GraphKeeper:
         config: EngineConfig,
         lock: threading.RLock,
         closing: Callable[[], bool],
-        urgent: Callable[[], bool],
+        all_cores: Callable[[], bool],
     ) -> None:
         self.path = path
         self.dimension = dimension
@@ -45,7 +46,7 @@ class GraphKeeper:
         self.config = config
         self._lock = lock
         self._closing = closing
-        self._urgent = urgent
+        self._all_cores = all_cores
 
     def needs_ann(self, block: RowBlock) -> bool:
         """Whether the block is big enough for an HNSW graph and has none yet."""
@@ -60,8 +61,7 @@ class GraphKeeper:
                 raise ClosedError("HNSW build cancelled: the store is closing")
             if pause is not None:
                 pause()
-            # Someone waits in flush(): take every core. Otherwise leave one to the foreground.
-            AnnIndex.set_build_threads(0 if self._urgent() else 1)
+            AnnIndex.set_build_threads(0 if self._all_cores() else 1)
 
         return between_chunks
 

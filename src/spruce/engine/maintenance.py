@@ -60,6 +60,11 @@ class Scheduler:
     def note_write(self) -> None:
         self.last_write = self.clock()
 
+    def writes_quiet(self) -> bool:
+        """Whether no foreground write came in the last `ingest_quiet_ms` (at least a second)."""
+        quiet = max(self.config.ingest_quiet_ms / 1000.0, 1.0)
+        return self.clock() - self.last_write >= quiet
+
     @property
     def urgent(self) -> bool:
         return self._urgent > 0

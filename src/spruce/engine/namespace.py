@@ -100,12 +100,15 @@ class Namespace:
     def replace_blocks(self, old: Sequence[RowBlock], new: RowBlock) -> None:
         """Swap sealed blocks for one block holding their alive rows (segment write or compaction).
 
-        `new` must hold exactly the rows of `old` that were alive when it was built, in order; rows that
-        died since are killed in `new` here, so no delete is lost across the swap.
+        `new` must hold exactly the rows of `old` that were alive when it was built, in order (plus, dead
+        in `new` from the start, rows kept for a reused graph); rows that died since are killed in `new`
+        here, so no delete is lost across the swap.
         """
         old_ids = {b.block_id for b in old}
         locations = self.locations
         for i, rid in enumerate(new.ids[: new.n]):
+            if not new.alive[i]:
+                continue  # dead already when built (kept so an extended graph's labels stay valid)
             if locations.code_block(rid) in old_ids:
                 locations.repoint(rid, new, i)
             else:

@@ -92,7 +92,7 @@ class Store:
         self._worker: Worker | None = None
         self._ann_worker: Worker | None = None
         self.graphs = GraphKeeper(
-            path, dimension, metric, config, self._lock, lambda: self._closing, lambda: self.scheduler.urgent
+            path, dimension, metric, config, self._lock, lambda: self._closing, self._all_cores
         )
         self.scheduler = Scheduler(
             config,
@@ -502,6 +502,12 @@ class Store:
         for block in blocks:
             if self.graphs.needs_ann(block):
                 self.graphs.build_ann(block)
+        compact_namespaces(self)
+
+    def _all_cores(self) -> bool:
+        """Whether a graph build may take every core: someone waits for it (flush), or no foreground
+        write came for a while. Asked again before every chunk, so it follows the load."""
+        return self.scheduler.urgent or self.scheduler.writes_quiet()
 
     def _background_task(self, task: Any) -> None:
         if task == "maintain":
