@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from datasets import N_BUCKETS, clustered, exact_top_k, glove, recall_at_k
+from engine import run_spruce_queries
 from threadpoolctl import threadpool_limits
 
 import spruce
@@ -50,17 +51,6 @@ def numpy_top_k(
         top = part[np.argsort(-scores[part])]
         busy += time.perf_counter() - t0
         found.append((top if rows is None else rows[top]).tolist())
-    return len(queries) / busy, found
-
-
-def spruce_top_k(ix: Any, queries: np.ndarray, flt: dict[str, Any] | None) -> tuple[float, list[list[int]]]:
-    found: list[list[int]] = []
-    busy = 0.0
-    for q in queries:
-        t0 = time.perf_counter()
-        res = ix.query(vector=q, top_k=TOP_K, filter=flt)
-        busy += time.perf_counter() - t0
-        found.append([int(m.id) for m in res.matches])
     return len(queries) / busy, found
 
 
@@ -120,7 +110,7 @@ def lean_main(args: Any) -> None:
 
         with threadpool_limits(limits=1, user_api="blas"):
             s_qps, found, n_qps = interleaved(
-                lambda qs: spruce_top_k(ix, qs, None),
+                lambda qs: run_spruce_queries(ix, qs, None),
                 lambda qs: numpy_top_k(ds.vectors, None, qs),
                 ds.queries,
             )
@@ -144,7 +134,7 @@ def lean_main(args: Any) -> None:
                 ftruth = exact_top_k(ds.vectors, ds.queries, TOP_K, allowed)
                 flt = {"bucket": {"$lt": k}}
                 s_qps, found, n_qps = interleaved(
-                    lambda qs, f=flt: spruce_top_k(ix, qs, f),  # type: ignore[misc]
+                    lambda qs, f=flt: run_spruce_queries(ix, qs, f),  # type: ignore[misc]
                     lambda qs, m=mat, r=rows: numpy_top_k(m, r, qs),  # type: ignore[misc]
                     ds.queries,
                 )

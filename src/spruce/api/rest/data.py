@@ -63,16 +63,19 @@ class _Calls:
         async with limit:
             return await self.pooled(fn)
 
+    def _alone(self) -> bool:
+        return self.in_flight == 1 and time.monotonic() >= self._overlap_until
+
     async def inline_when_alone(self, fn: Callable[[], T]) -> T:
         self.in_flight += 1
         try:
-            if self.in_flight == 1 and time.monotonic() >= self._overlap_until:
+            if self._alone():
                 # Let requests already waiting on other connections reach this point first: run
                 # inline, they could not even be read until this call returns, so a burst of
                 # concurrent queries (the SDK's query_namespaces) would be served one by one.
                 await asyncio.sleep(0)
-            if self.in_flight == 1 and time.monotonic() >= self._overlap_until:
-                return fn()  # alone: the thread hop would be most of the latency
+                if self._alone():
+                    return fn()  # alone: the thread hop would be most of the latency
             # Concurrency seen: keep using the pool (both cores) until it has been quiet a while.
             self._overlap_until = time.monotonic() + _OVERLAP_MEMORY_S
             return await run_in_threadpool(fn)
