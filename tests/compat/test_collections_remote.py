@@ -120,3 +120,32 @@ def test_the_collection_index_is_visible_over_the_pinecone_rest_api(spruce_serve
         assert fetched["vectors"]["a"]["metadata"] == {"document": "hello"}
         remote.delete_collection("Pine_View")
         assert httpx.get(f"{spruce_server.url}/indexes/{col.index_name}").status_code == 404
+
+
+_BAD_BODIES: list[tuple[str, object]] = [
+    ("add", {}),
+    ("add", {"ids": "a", "embeddings": "x"}),
+    ("upsert", {"ids": [1], "embeddings": [[1.0, 2.0]]}),
+    ("update", {}),
+    ("delete", {}),
+    ("get", {"limit": "ten"}),
+    ("query", {}),
+    ("query", {"query_embeddings": [["a", "b"]]}),
+    ("query", {"query_embeddings": [[1.0, 2.0]], "n_results": -1}),
+    ("count", {"extra": 1}),
+    ("hybrid_search", {"knn": "near"}),
+    ("query", []),
+]
+
+
+@pytest.mark.parametrize(("op", "body"), _BAD_BODIES)
+def test_bad_collection_bodies_get_a_400_that_names_the_problem(
+    spruce_server: RunningServer, op: str, body: object
+) -> None:
+    with spruce.HttpClient(host=spruce_server.url) as remote:
+        col = remote.get_or_create_collection("bad_bodies", embedding_function=None)
+        col.upsert(ids=["a"], embeddings=[[1.0, 2.0]])
+        answer = httpx.post(f"{spruce_server.url}/spruce/collections/bad_bodies/{op}", json=body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["message"]
+        assert col.count() == 1

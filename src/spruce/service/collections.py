@@ -457,7 +457,7 @@ class CollectionService:
     def query(
         self,
         name: str,
-        query_embeddings: object,
+        query_embeddings: object = None,
         n_results: int = 10,
         where: object = None,
         where_document: object = None,
