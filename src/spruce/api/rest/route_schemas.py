@@ -12,6 +12,9 @@ from dataclasses import dataclass, replace
 from spruce.api.rest.routes import QueryParam, RouteSpec, Schema
 from spruce.service import validation as v
 from spruce.wire import schemas as s
+from spruce.wire import schemas_collections as col
+from spruce.wire import schemas_inference as inf
+from spruce.wire import schemas_jobs as jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,11 @@ _PREFIX = QueryParam("prefix", s.STR, "only names starting with this")
 _TOKEN = QueryParam("paginationToken", s.STR, "the pagination.next of the previous page")
 _IDS = QueryParam("ids", s.RECORD_ID, "record ids", repeated=True)
 _IDS_REQUIRED = QueryParam("ids", s.RECORD_ID, "record ids", required=True, repeated=True)
+_JOB_PAGE = (
+    QueryParam("limit", jobs.LIMIT, "page size"),
+    QueryParam("paginationToken", s.STR, "the pagination.next of the previous page"),
+)
+_BACKUP_PAGE = (*_JOB_PAGE, QueryParam("include_deleted", s.BOOL, "also backups of deleted indexes"))
 
 BY_OPERATION: dict[str, RouteSchemas] = {
     "upsert": RouteSchemas(s.UPSERT_REQUEST, s.UPSERT_RESPONSE),
@@ -67,6 +75,51 @@ BY_OPERATION: dict[str, RouteSchemas] = {
     "console": RouteSchemas(None, None, content_type="text/html"),
     "docs": RouteSchemas(None, None, content_type="text/html"),
     "console_asset": RouteSchemas(None, None, content_type="text/plain"),
+    # inference and records (integrated embedding)
+    "embed": RouteSchemas(inf.EMBED_REQUEST, inf.EMBED_RESPONSE),
+    "rerank": RouteSchemas(inf.RERANK_REQUEST, inf.RERANK_RESPONSE),
+    "list_models": RouteSchemas(
+        None,
+        inf.MODEL_LIST,
+        query=(
+            QueryParam("type", {"type": "string", "enum": ["embed", "rerank"]}, "model type"),
+            QueryParam("vector_type", {"type": "string", "enum": ["dense", "sparse"]}, "embed models only"),
+        ),
+    ),
+    "describe_model": RouteSchemas(None, inf.MODEL_INFO),
+    # The body is NDJSON (one record per line), which an OpenAPI JSON schema cannot describe.
+    "upsert_records": RouteSchemas(None, inf.RECORDS_UPSERT_RESPONSE, 201),
+    "search_records": RouteSchemas(inf.SEARCH_REQUEST, inf.SEARCH_RESPONSE),
+    # bulk imports
+    "start_import": RouteSchemas(jobs.START_IMPORT_REQUEST, jobs.START_IMPORT_RESPONSE),
+    "list_imports": RouteSchemas(None, jobs.IMPORT_LIST, query=_JOB_PAGE),
+    "describe_import": RouteSchemas(None, jobs.IMPORT_MODEL),
+    "cancel_import": RouteSchemas(None, s.EMPTY),
+    # backups and restore jobs
+    "create_backup": RouteSchemas(jobs.CREATE_BACKUP_REQUEST, jobs.BACKUP_MODEL, 201),
+    "list_index_backups": RouteSchemas(None, jobs.BACKUP_LIST, query=_BACKUP_PAGE),
+    "list_backups": RouteSchemas(None, jobs.BACKUP_LIST, query=_BACKUP_PAGE),
+    "describe_backup": RouteSchemas(None, jobs.BACKUP_MODEL),
+    "delete_backup": RouteSchemas(None, None, 202, content_type="none"),
+    "create_index_from_backup": RouteSchemas(
+        jobs.CREATE_INDEX_FROM_BACKUP_REQUEST, jobs.CREATE_INDEX_FROM_BACKUP_RESPONSE, 202
+    ),
+    "list_restore_jobs": RouteSchemas(None, jobs.RESTORE_JOB_LIST, query=_JOB_PAGE),
+    "describe_restore_job": RouteSchemas(None, jobs.RESTORE_JOB),
+    # Spruce's Collection API
+    "list_collections": RouteSchemas(None, col.COLLECTION_LIST),
+    "create_collection": RouteSchemas(col.CREATE_REQUEST, col.COLLECTION, 201),
+    "get_collection": RouteSchemas(None, col.COLLECTION),
+    "modify_collection": RouteSchemas(col.MODIFY_REQUEST, col.COLLECTION),
+    "delete_collection": RouteSchemas(None, None, 204, content_type="none"),
+    "collection_add": RouteSchemas(col.WRITE_REQUEST, col.WRITE_RESPONSE),
+    "collection_upsert": RouteSchemas(col.WRITE_REQUEST, col.WRITE_RESPONSE),
+    "collection_update": RouteSchemas(col.WRITE_REQUEST, col.WRITE_RESPONSE),
+    "collection_delete": RouteSchemas(col.DELETE_REQUEST, col.COUNT_RESPONSE),
+    "collection_get": RouteSchemas(col.GET_REQUEST, col.GET_RESPONSE),
+    "collection_query": RouteSchemas(col.QUERY_REQUEST, col.QUERY_RESPONSE),
+    "collection_count": RouteSchemas(col.COUNT_REQUEST, col.COUNT_RESPONSE),
+    "collection_hybrid_search": RouteSchemas(col.HYBRID_REQUEST, col.QUERY_RESPONSE),
 }
 
 
