@@ -150,6 +150,10 @@ class _NpyAppender:
         self._file.abort()
 
 
+# A compaction streams its merged vectors through the same writer (engine/merge_write.py).
+NpyAppender = _NpyAppender
+
+
 class SegmentWriter:
     """One segment being written from batches (see the module docstring)."""
 

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,23 +67,32 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         fsync_fd(f.fileno())
 
 
-def write_segment(root: Path, block: RowBlock) -> Path:
-    """Write the block's rows (all n of them; deletions live in alive bitmaps) as a segment."""
+def write_segment(root: Path, block: RowBlock, vectors: Callable[[Path], int] | None = None) -> Path:
+    """Write the block's rows (all n of them; deletions live in alive bitmaps) as a segment.
+
+    `vectors`, when given, writes vectors.npy itself (durably) and returns its CRC-32, and the block's
+    `dense` is not read: a compaction streams its merged rows into the file (engine/merge_write.py)."""
     final = root / f"{block.block_id:012d}"
     tmp = root / f".{block.block_id:012d}.tmp"
     try:
-        return _write_segment(root, block, final, tmp)
+        return _write_segment(root, block, final, tmp, vectors)
     except BaseException:
         # A full disk must not keep the half-written copy: it holds the space the retry needs.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
+def _write_segment(
+    root: Path, block: RowBlock, final: Path, tmp: Path, vectors: Callable[[Path], int] | None
+) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     n = block.n
-    _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
+    known: dict[str, int] = {}
+    if vectors is None:
+        _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
+    else:
+        known["vectors.npy"] = vectors(tmp / "vectors.npy")
     _save_npy(tmp / "norms.npy", np.ascontiguousarray(block.sq_norms[:n]))
     indptr, sidx, sval = block.sparse.arrays()
     _save_npy(tmp / "indptr.npy", np.asarray(indptr, dtype=np.int64))
@@ -98,7 +108,7 @@ def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
     info = {
         "n": n,
         "dimension": block.dimension,
-        "crc32": {name: file_crc32(tmp / name) for name in SEGMENT_FILES},
+        "crc32": {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES},
     }
     with open(tmp / "segment.json", "wb") as f:
         f.write(dump_checked(FORMAT, VERSION, info))
