@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked
+from spruce.engine.checksum import crc32_combine
 from spruce.engine.fsutil import fsync_dir, fsync_fd, fsync_file, one_sync_for
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import FORMAT, SEGMENT_FILES, VERSION, write_alive
@@ -357,46 +358,6 @@ def open_segment(seg: BulkSegment, final: Path) -> RowBlock:
 
     info: dict[str, object] = {"n": seg.rows, "dimension": seg.dimension}
     return segment._read_segment(final, seg.block_id, seg.alive_file, info)
-
-
-# -- CRC-32 of concatenated pieces ------------------------------------------------------------------
-# A `.npy` header is written last (it holds the final row count) but comes first in the file, so its
-# CRC is combined with the body's: CRC-32 is linear over GF(2), and running the register over n zero
-# bytes is a 32x32 bit matrix, raised to the n-th power by squaring (log n steps, no data read).
-_CRC_POLY = 0xEDB88320  # reflected CRC-32 polynomial, as zlib.crc32 uses
-
-
-def _apply(matrix: list[int], vector: int) -> int:
-    out, bit = 0, 0
-    while vector:
-        if vector & 1:
-            out ^= matrix[bit]
-        vector >>= 1
-        bit += 1
-    return out
-
-
-def _zero_bytes_operator() -> list[int]:
-    """The register's transformation for one zero byte: the one-bit shift-and-feedback, cubed twice."""
-    op = [_CRC_POLY] + [1 << (i - 1) for i in range(1, 32)]  # column i = image of register bit i
-    for _ in range(3):
-        op = [_apply(op, col) for col in op]
-    return op
-
-
-_ONE_ZERO_BYTE = _zero_bytes_operator()
-
-
-def crc32_combine(crc_a: int, crc_b: int, len_b: int) -> int:
-    """zlib.crc32(a + b) from zlib.crc32(a), zlib.crc32(b) and len(b)."""
-    op, crc = _ONE_ZERO_BYTE, crc_a
-    while len_b:
-        if len_b & 1:
-            crc = _apply(op, crc)
-        len_b >>= 1
-        if len_b:
-            op = [_apply(op, col) for col in op]
-    return crc ^ crc_b
 
 
 # -- early writeback -------------------------------------------------------------------------------

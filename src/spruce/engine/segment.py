@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import shutil
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked, load_checked
+from spruce.engine.checksum import file_crc32 as file_crc32  # re-exported: snapshot.py, tests
 from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.rows import RowBlock
@@ -50,14 +50,6 @@ VERSION = 2
 _V1 = 1
 SEGMENT_FILES = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
 _ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
-
-
-def file_crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
