@@ -37,7 +37,8 @@ _VECTOR_MIN = 32
 
 
 def fnv1a64(ident: str) -> int:
-    """The 64-bit FNV-1a hash of one id's UTF-8 bytes (equal to `fnv1a64_column` on it)."""
+    """The 64-bit FNV-1a hash of one id's UTF-8 bytes (equal to `fnv1a64_column` on it; a lone
+    surrogate, which no segment can hold, is hashed as its surrogate-pass bytes)."""
     h = _FNV_OFFSET
     for byte in ident.encode("utf-8", "surrogatepass"):
         h = ((h ^ byte) * _FNV_PRIME) & _MASK64
@@ -72,7 +73,7 @@ def fnv1a64_column(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     prime = np.uint64(_FNV_PRIME)
     longest = int(lengths[0])
     # running[j]: how many ids are longer than j bytes (a prefix, lengths being descending).
-    running = np.searchsorted(-lengths, -np.arange(longest), side="right")
+    running = np.searchsorted(-lengths, -np.arange(longest), side="left")
     for j in range(longest):
         c = int(running[j])
         part = h[:c]
@@ -84,9 +85,12 @@ def fnv1a64_column(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def hash_ids(ids: Sequence[str]) -> np.ndarray:
-    if len(ids) < _VECTOR_MIN:
-        return np.array([fnv1a64(i) for i in ids], dtype=np.uint64)
-    return fnv1a64_column(pa.array(ids, pa.string()))
+    if len(ids) >= _VECTOR_MIN:
+        try:
+            return fnv1a64_column(pa.array(ids, pa.string()))
+        except (pa.ArrowException, UnicodeError):
+            pass  # not valid UTF-8 (a lone surrogate): in no segment, but still looked up
+    return np.array([fnv1a64(i) for i in ids], dtype=np.uint64)
 
 
 class SealedIds:
