@@ -93,6 +93,28 @@ def hash_ids(ids: Sequence[str]) -> np.ndarray:
     return np.array([fnv1a64(i) for i in ids], dtype=np.uint64)
 
 
+HASH_FILE = "idhash.npy"
+
+
+def sorted_hashes(ids: Sequence[str]) -> np.ndarray:
+    """uint64 (2, n): the ids' hashes in ascending order, and the row of each (what HASH_FILE holds)."""
+    keys = hash_ids(ids)
+    order = np.argsort(keys, kind="stable")
+    out = np.empty((2, len(keys)), dtype=np.uint64)
+    np.take(keys, order, out=out[0])
+    out[1] = order
+    return out
+
+
+def check_hashes(table: np.ndarray, n: int) -> np.ndarray:
+    """A loaded HASH_FILE, checked for shape (its bytes were checksummed with the segment's)."""
+    if table.dtype != np.uint64 or table.shape != (2, n):
+        raise ValueError(f"{HASH_FILE} has shape {table.shape} and type {table.dtype}, not (2, {n}) uint64")
+    if n and int(table[1].max()) >= n:
+        raise ValueError(f"{HASH_FILE} names a row past {n}")
+    return table
+
+
 class SealedIds:
     """Hash-sorted locations of the alive rows of blocks opened from disk (see the module docstring)."""
 
@@ -118,17 +140,25 @@ class SealedIds:
         one of its alive ids (the caller kills them: the block is newer). Opening many segments
         costs one merge of sorted arrays each, not a search per id."""
         n = block.n
-        rows = np.flatnonzero(block.alive[:n])
         ids = block.ids
-        keys = hash_ids(ids[:n] if len(rows) == n else [ids[r] for r in rows.tolist()])
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        codes = (rows[order].astype(np.int64)) + (block.block_id << SHIFT)
+        table = block.id_hashes
+        block.id_hashes = None
+        if table is None:
+            table = sorted_hashes(ids[:n])
+        keys = table[0]
+        codes = table[1].view(np.int64)  # rows become codes in place: no second array
+        codes += block.block_id << SHIFT
+        if block.live_count < n:
+            keep = block.alive[table[1] & np.uint64(ROW_MASK)]
+            keys, codes = keys[keep], codes[keep]
         shadowed = self._find_sorted(keys, lambda i: ids[int(codes[i]) & ROW_MASK]) if self else None
         self._blocks[block.block_id] = block
-        at = np.searchsorted(self._keys, keys)
-        self._keys = np.insert(self._keys, at, keys)
-        self._codes = np.insert(self._codes, at, codes)
+        if not len(self._keys):
+            self._keys, self._codes = keys, codes
+        else:
+            at = np.searchsorted(self._keys, keys)
+            self._keys = np.insert(self._keys, at, keys)
+            self._codes = np.insert(self._codes, at, codes)
         if shadowed is None:
             return np.zeros(0, dtype=np.int64)
         return shadowed[shadowed >= 0]

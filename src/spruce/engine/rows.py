@@ -72,6 +72,8 @@ class RowBlock:
         self.alive_dirty = False  # deletions not yet written to an alive bitmap on disk
         self.alive_file: str | None = None
         self.persisted = False
+        # A segment's stored id hashes (id_index.HASH_FILE), until the namespace's id index takes them.
+        self.id_hashes: np.ndarray | None = None
         self._columns_lock = threading.Lock()
 
     # -- writes (memtable only) -------------------------------------------------------------------

@@ -37,6 +37,7 @@ import pyarrow.ipc as ipc
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.checksum import file_crc32 as file_crc32  # re-exported: snapshot.py, tests
 from spruce.engine.fsutil import fsync_dir, fsync_fd
+from spruce.engine.id_index import HASH_FILE, check_hashes, sorted_hashes
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
@@ -97,11 +98,12 @@ def _write_segment(
             writer.write_table(table)
         f.flush()
         fsync_fd(f.fileno())
-    info = {
-        "n": n,
-        "dimension": block.dimension,
-        "crc32": {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES},
-    }
+    # Sorted id hashes, so opening needs no hashing (id_index.py). An optional file: older segments
+    # lack it (their ids are hashed on open) and older code verifies it as it verifies every file listed.
+    _save_npy(tmp / HASH_FILE, sorted_hashes(block.ids[:n]))
+    crc32 = {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES}
+    crc32[HASH_FILE] = file_crc32(tmp / HASH_FILE)
+    info = {"n": n, "dimension": block.dimension, "crc32": crc32}
     with open(tmp / "segment.json", "wb") as f:
         f.write(dump_checked(FORMAT, VERSION, info))
         f.flush()
@@ -239,7 +241,10 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
         bits = np.load(seg_dir / alive_file, allow_pickle=False)
         alive = np.unpackbits(bits, bitorder="little", count=n).astype(np.bool_)
     norms = np.load(seg_dir / "norms.npy", allow_pickle=False)
-    return RowBlock(
+    hashes = None
+    if HASH_FILE in info.get("crc32", {}):  # type: ignore[operator]
+        hashes = check_hashes(np.load(seg_dir / HASH_FILE, allow_pickle=False), n)
+    block = RowBlock(
         d,
         ids=ids,
         dense=dense,
@@ -250,3 +255,5 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
         sealed=True,
         block_id=block_id,
     )
+    block.id_hashes = hashes
+    return block
