@@ -17,6 +17,7 @@ from unittest import mock
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -24,9 +25,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 import spruce
 from spruce.config import EngineConfig
 from spruce.engine import id_index
+from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.compaction import compact_namespace
 from spruce.engine.id_index import SealedIds, fnv1a64, fnv1a64_column, hash_ids
 from spruce.engine.rows import RowBlock
+from spruce.engine.segment import FORMAT, VERSION
+from spruce.errors import IndexFailedError
 
 ids_text = st.text(min_size=0, max_size=40)
 
@@ -192,3 +196,59 @@ TestIdModel = IdModel.TestCase
 TestIdModel.settings = _SETTINGS
 TestSqueezedIdModel = SqueezedIdModel.TestCase
 TestSqueezedIdModel.settings = _SETTINGS
+
+
+def _two_segments(data: Path) -> dict[str, float]:
+    """Two segments on disk (the second overwrites some of the first's ids, one id is deleted)."""
+    config = EngineConfig(background=False, ann_min_rows=1 << 30, fsync=False)
+    expect: dict[str, float] = {}
+    with spruce.Client(path=data, config=config) as db:
+        db.create_index("h", dimension=2, metric="dotproduct")
+        index = db.Index("h")
+        for part in range(2):
+            batch = [(f"k{part * 30 + j}", [float(part * 100 + j), 1.0]) for j in range(50)]
+            index.upsert(vectors=batch)
+            expect.update({rid: v[0] for rid, v in batch})
+            index.flush(optimize=False)
+        index.delete(ids=["k3"])
+        expect.pop("k3")
+        index.flush(optimize=False)
+    return expect
+
+
+def _segments(data: Path) -> list[Path]:
+    root = data / "indexes" / "h" / "segments"
+    return sorted(p for p in root.iterdir() if not p.name.startswith("."))
+
+
+def _check(data: Path, expect: dict[str, float]) -> None:
+    with spruce.Client(path=data) as db:
+        index = db.Index("h")
+        asked = [*sorted(expect), "k3", "nope", "k999"]
+        got = index.fetch(ids=asked).vectors
+        assert {rid: v.values[0] for rid, v in got.items()} == expect
+        assert index.describe_index_stats().total_vector_count == len(expect)
+
+
+def test_segments_without_stored_hashes_still_open_exactly(tmp_path: Path) -> None:
+    """Segments written before idhash.npy existed (format version 2 without it): hashed on open."""
+    data = tmp_path / "data"
+    expect = _two_segments(data)
+    for seg in _segments(data):
+        info = load_checked((seg / "segment.json").read_bytes(), FORMAT, (VERSION,), seg / "segment.json")
+        assert id_index.HASH_FILE in info["crc32"]
+        del info["crc32"][id_index.HASH_FILE]
+        (seg / id_index.HASH_FILE).unlink()
+        (seg / "segment.json").write_bytes(dump_checked(FORMAT, VERSION, info))
+    _check(data, expect)
+
+
+def test_a_flipped_byte_in_the_stored_hashes_is_reported(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _two_segments(data)
+    path = _segments(data)[1] / id_index.HASH_FILE
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x08
+    path.write_bytes(bytes(raw))
+    with spruce.Client(path=data) as db, pytest.raises(IndexFailedError, match="segment"):
+        db.Index("h")
