@@ -21,6 +21,7 @@ import numpy as np
 
 from spruce.config import EngineConfig
 from spruce.engine.ann import AnnIndex
+from spruce.engine.lazy_ids import take_ids
 from spruce.engine.lazy_meta import gather
 from spruce.engine.merge_write import write_merged
 from spruce.engine.namespace import Namespace
@@ -226,9 +227,7 @@ def _merged_block(dimension: int, block_id: int, parts: list[tuple[RowBlock, Int
     sparse_parts = []
     pos = 0
     for block, rows in parts:
-        order = rows.tolist()
-        block_ids = block.ids
-        ids.extend([block_ids[r] for r in order])
+        ids.extend(take_ids(block.ids, rows))
         end = pos + len(rows)
         if dense is not None:
             np.take(block.dense, rows, axis=0, out=dense[pos:end], mode="clip")  # clip: unbuffered

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from spruce.engine.lazy_ids import LazyIds, take_ids
 from spruce.types import IntArray
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ HASH_FILE = "idhash.npy"
 
 def sorted_hashes(ids: Sequence[str]) -> np.ndarray:
     """uint64 (2, n): the ids' hashes in ascending order, and the row of each (what HASH_FILE holds)."""
-    keys = hash_ids(ids)
+    keys = fnv1a64_column(ids.column) if isinstance(ids, LazyIds) else hash_ids(ids)
     order = np.argsort(keys, kind="stable")
     out = np.empty((2, len(keys)), dtype=np.uint64)
     np.take(keys, order, out=out[0])
@@ -144,7 +145,7 @@ class SealedIds:
         table = block.id_hashes
         block.id_hashes = None
         if table is None:
-            table = sorted_hashes(ids[:n])
+            table = sorted_hashes(ids if len(ids) == n else ids[:n])
         keys = table[0]
         codes = table[1].view(np.int64)  # rows become codes in place: no second array
         codes += block.block_id << SHIFT
@@ -219,6 +220,6 @@ class SealedIds:
     def locations(self) -> Iterator[tuple[str, RowBlock, int]]:
         """Every (id, block, row) held here, block by block."""
         for block in list(self._blocks.values()):
-            ids = block.ids
-            for row in np.flatnonzero(block.alive[: block.n]).tolist():
-                yield ids[row], block, row
+            rows = np.flatnonzero(block.alive[: block.n])
+            for rid, row in zip(take_ids(block.ids, rows), rows.tolist(), strict=True):
+                yield rid, block, row

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spruce.engine.id_index import ROW_MASK, SHIFT, SealedIds
+from spruce.engine.lazy_ids import take_ids
 from spruce.types import IntArray
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class Locations:
         if self._codes:
             rows = np.flatnonzero(block.alive[:n])
             ids = block.ids
-            for rid in self.shadowed([ids[r] for r in rows.tolist()]):
+            for rid in self.shadowed(take_ids(ids, rows)):
                 old_block, old_row = self._decode(self._codes.pop(rid))
                 old_block.kill(old_row)
         for code in self._sealed.add(block).tolist():

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from spruce.engine.bulk import NpyAppender
+from spruce.engine.lazy_ids import take_ids
 from spruce.engine.lazy_meta import gather
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_metadata, map_vectors, write_segment
@@ -90,8 +91,7 @@ def _columns(dimension: int, block_id: int, parts: Sequence[tuple[RowBlock, IntA
     sparse_parts = []
     pos = 0
     for block, rows in parts:
-        block_ids = block.ids
-        ids.extend([block_ids[r] for r in rows.tolist()])
+        ids.extend(take_ids(block.ids, rows))
         np.take(block.sq_norms, rows, out=norms[pos : pos + len(rows)], mode="clip")
         sparse_parts.append(block.sparse.take(rows))
         pos += len(rows)

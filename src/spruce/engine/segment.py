@@ -38,6 +38,7 @@ from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.checksum import file_crc32 as file_crc32  # re-exported: snapshot.py, tests
 from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.id_index import HASH_FILE, check_hashes, sorted_hashes
+from spruce.engine.lazy_ids import LazyIds
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
@@ -231,7 +232,8 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
     )
     with pa.memory_map(str(seg_dir / "rows.arrow")) as source:
         table = ipc.open_file(source).read_all()
-    ids: list[str] = table.column("id").to_pylist()
+    # Strings made only when many are needed (lazy_ids.py): opening hashes the column itself.
+    ids = LazyIds(table.column("id"))
     # Decoded row by row when read (lazy_meta.py): most rows' metadata is never looked at.
     metadata = LazyMetadata(table.column("metadata"))
     if len(ids) != n or len(metadata) != n:
