@@ -97,9 +97,12 @@ def hash_ids(ids: Sequence[str]) -> np.ndarray:
 HASH_FILE = "idhash.npy"
 
 
-def sorted_hashes(ids: Sequence[str]) -> np.ndarray:
+def sorted_hashes(ids: Sequence[str] | pa.Array) -> np.ndarray:
     """uint64 (2, n): the ids' hashes in ascending order, and the row of each (what HASH_FILE holds)."""
-    keys = fnv1a64_column(ids.column) if isinstance(ids, LazyIds) else hash_ids(ids)
+    if isinstance(ids, pa.Array):
+        keys = fnv1a64_column(ids)
+    else:
+        keys = fnv1a64_column(ids.column) if isinstance(ids, LazyIds) else hash_ids(ids)
     order = np.argsort(keys, kind="stable")
     out = np.empty((2, len(keys)), dtype=np.uint64)
     np.take(keys, order, out=out[0])

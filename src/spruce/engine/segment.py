@@ -93,7 +93,8 @@ def _write_segment(
     _save_npy(tmp / "sindices.npy", np.asarray(sidx, dtype=np.uint32))
     _save_npy(tmp / "svalues.npy", np.asarray(sval, dtype=np.float32))
     meta = encode_column(block.metadata, n)
-    table = pa.table({"id": pa.array(block.ids[:n], pa.string()), "metadata": meta})
+    id_column = pa.array(block.ids[:n], pa.string())
+    table = pa.table({"id": id_column, "metadata": meta})
     with open(tmp / "rows.arrow", "wb") as f:
         with ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
@@ -101,7 +102,7 @@ def _write_segment(
         fsync_fd(f.fileno())
     # Sorted id hashes, so opening needs no hashing (id_index.py). An optional file: older segments
     # lack it (their ids are hashed on open) and older code verifies it as it verifies every file listed.
-    _save_npy(tmp / HASH_FILE, sorted_hashes(block.ids[:n]))
+    _save_npy(tmp / HASH_FILE, sorted_hashes(id_column))
     crc32 = {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES}
     crc32[HASH_FILE] = file_crc32(tmp / HASH_FILE)
     info = {"n": n, "dimension": block.dimension, "crc32": crc32}
