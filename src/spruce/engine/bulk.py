@@ -35,6 +35,7 @@ import pyarrow.ipc as ipc
 from spruce.engine.checked_json import dump_checked
 from spruce.engine.checksum import crc32_combine
 from spruce.engine.fsutil import fsync_dir, fsync_fd, fsync_file, one_sync_for
+from spruce.engine.id_index import HASH_FILE, sorted_hashes
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import FORMAT, SEGMENT_FILES, VERSION, write_alive
 from spruce.types import FloatArray, IntArray, UIntArray
@@ -217,12 +218,25 @@ class SegmentWriter:
         alive_file = self._mark_duplicates(checkpoint_seq)
         # The same self-checked segment.json as a checkpoint's (segment.py), covering every file.
         crc32 = {name: crcs[name] for name in SEGMENT_FILES}
+        crc32[HASH_FILE] = self._write_hashes()
         info = {"n": self.n, "dimension": self.dimension, "crc32": crc32}
         with open(self.path / "segment.json", "wb") as f:
             f.write(dump_checked(FORMAT, VERSION, info))
             fsync_file(f)
         fsync_dir(self.path)
         return BulkSegment(self.block_id, self.path, alive_file, self.n, self.dimension)
+
+    def _write_hashes(self) -> int:
+        """The sorted id hashes opening uses instead of hashing every id (id_index.py); its CRC-32."""
+        with pa.memory_map(str(self.path / "rows.arrow")) as source:
+            table = sorted_hashes(ipc.open_file(source).read_all().column("id"))
+        out = NpyAppender(self.path / HASH_FILE, np.dtype(np.uint64), (table.shape[1],))
+        try:
+            out.append(table)
+            return out.close()
+        except BaseException:
+            out.abort()
+            raise
 
     def _mark_duplicates(self, checkpoint_seq: int) -> str | None:
         with pa.memory_map(str(self.path / "rows.arrow")) as source:
@@ -356,7 +370,7 @@ def open_segment(seg: BulkSegment, final: Path) -> RowBlock:
     (as opening an index does): they were computed from the very bytes this process wrote."""
     from spruce.engine import segment
 
-    info: dict[str, object] = {"n": seg.rows, "dimension": seg.dimension}
+    info: dict[str, object] = {"n": seg.rows, "dimension": seg.dimension, "crc32": {HASH_FILE: 0}}
     return segment._read_segment(final, seg.block_id, seg.alive_file, info)
 
 

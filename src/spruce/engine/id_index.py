@@ -97,9 +97,9 @@ def hash_ids(ids: Sequence[str]) -> np.ndarray:
 HASH_FILE = "idhash.npy"
 
 
-def sorted_hashes(ids: Sequence[str] | pa.Array) -> np.ndarray:
+def sorted_hashes(ids: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """uint64 (2, n): the ids' hashes in ascending order, and the row of each (what HASH_FILE holds)."""
-    if isinstance(ids, pa.Array):
+    if isinstance(ids, pa.Array | pa.ChunkedArray):
         keys = fnv1a64_column(ids)
     else:
         keys = fnv1a64_column(ids.column) if isinstance(ids, LazyIds) else hash_ids(ids)
