@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from spruce.config import EngineConfig
 from spruce.engine.bulk import SparseColumns, crc32_combine
+from spruce.engine.id_index import HASH_FILE
 from spruce.engine.segment import SEGMENT_FILES, file_crc32, verify_segment
 from spruce.engine.store import Store
 from spruce.service.import_sources import read_batches
@@ -47,7 +48,8 @@ def test_checksums_written_match_the_files_and_survive_reopening(tmp_path: Path)
     assert [s.rows for s in segments] == [8, 4]
     for seg in segments:
         info = verify_segment(seg.path, seg.alive_file)  # raises on any mismatch
-        assert info["crc32"] == {name: file_crc32(seg.path / name) for name in SEGMENT_FILES}
+        files = (*SEGMENT_FILES, HASH_FILE)  # the sorted id hashes are checksummed too
+        assert info["crc32"] == {name: file_crc32(seg.path / name) for name in files}
     assert segments[0].alive_file is not None
     assert store.publish_namespace("ns", segments) == 9
     store.close()

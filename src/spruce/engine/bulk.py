@@ -33,7 +33,9 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked
+from spruce.engine.checksum import crc32_combine
 from spruce.engine.fsutil import fsync_dir, fsync_fd, fsync_file, one_sync_for
+from spruce.engine.id_index import HASH_FILE, sorted_hashes
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import FORMAT, SEGMENT_FILES, VERSION, write_alive
 from spruce.types import FloatArray, IntArray, UIntArray
@@ -150,6 +152,10 @@ class _NpyAppender:
         self._file.abort()
 
 
+# A compaction streams its merged vectors through the same writer (engine/merge_write.py).
+NpyAppender = _NpyAppender
+
+
 class SegmentWriter:
     """One segment being written from batches (see the module docstring)."""
 
@@ -212,12 +218,25 @@ class SegmentWriter:
         alive_file = self._mark_duplicates(checkpoint_seq)
         # The same self-checked segment.json as a checkpoint's (segment.py), covering every file.
         crc32 = {name: crcs[name] for name in SEGMENT_FILES}
+        crc32[HASH_FILE] = self._write_hashes()
         info = {"n": self.n, "dimension": self.dimension, "crc32": crc32}
         with open(self.path / "segment.json", "wb") as f:
             f.write(dump_checked(FORMAT, VERSION, info))
             fsync_file(f)
         fsync_dir(self.path)
         return BulkSegment(self.block_id, self.path, alive_file, self.n, self.dimension)
+
+    def _write_hashes(self) -> int:
+        """The sorted id hashes opening uses instead of hashing every id (id_index.py); its CRC-32."""
+        with pa.memory_map(str(self.path / "rows.arrow")) as source:
+            table = sorted_hashes(ipc.open_file(source).read_all().column("id"))
+        out = NpyAppender(self.path / HASH_FILE, np.dtype(np.uint64), (table.shape[1],))
+        try:
+            out.append(table)
+            return out.close()
+        except BaseException:
+            out.abort()
+            raise
 
     def _mark_duplicates(self, checkpoint_seq: int) -> str | None:
         with pa.memory_map(str(self.path / "rows.arrow")) as source:
@@ -351,48 +370,8 @@ def open_segment(seg: BulkSegment, final: Path) -> RowBlock:
     (as opening an index does): they were computed from the very bytes this process wrote."""
     from spruce.engine import segment
 
-    info: dict[str, object] = {"n": seg.rows, "dimension": seg.dimension}
+    info: dict[str, object] = {"n": seg.rows, "dimension": seg.dimension, "crc32": {HASH_FILE: 0}}
     return segment._read_segment(final, seg.block_id, seg.alive_file, info)
-
-
-# -- CRC-32 of concatenated pieces ------------------------------------------------------------------
-# A `.npy` header is written last (it holds the final row count) but comes first in the file, so its
-# CRC is combined with the body's: CRC-32 is linear over GF(2), and running the register over n zero
-# bytes is a 32x32 bit matrix, raised to the n-th power by squaring (log n steps, no data read).
-_CRC_POLY = 0xEDB88320  # reflected CRC-32 polynomial, as zlib.crc32 uses
-
-
-def _apply(matrix: list[int], vector: int) -> int:
-    out, bit = 0, 0
-    while vector:
-        if vector & 1:
-            out ^= matrix[bit]
-        vector >>= 1
-        bit += 1
-    return out
-
-
-def _zero_bytes_operator() -> list[int]:
-    """The register's transformation for one zero byte: the one-bit shift-and-feedback, cubed twice."""
-    op = [_CRC_POLY] + [1 << (i - 1) for i in range(1, 32)]  # column i = image of register bit i
-    for _ in range(3):
-        op = [_apply(op, col) for col in op]
-    return op
-
-
-_ONE_ZERO_BYTE = _zero_bytes_operator()
-
-
-def crc32_combine(crc_a: int, crc_b: int, len_b: int) -> int:
-    """zlib.crc32(a + b) from zlib.crc32(a), zlib.crc32(b) and len(b)."""
-    op, crc = _ONE_ZERO_BYTE, crc_a
-    while len_b:
-        if len_b & 1:
-            crc = _apply(op, crc)
-        len_b >>= 1
-        if len_b:
-            op = [_apply(op, col) for col in op]
-    return crc ^ crc_b
 
 
 # -- early writeback -------------------------------------------------------------------------------

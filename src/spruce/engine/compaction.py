@@ -21,7 +21,9 @@ import numpy as np
 
 from spruce.config import EngineConfig
 from spruce.engine.ann import AnnIndex
+from spruce.engine.lazy_ids import take_ids
 from spruce.engine.lazy_meta import gather
+from spruce.engine.merge_write import write_merged
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_vectors, write_alive, write_segment
@@ -167,14 +169,19 @@ def _compact(store: Store, name: str, force: bool) -> bool:
         dir_name = f"{new_id:012d}"
         store.pending_dirs.add(dir_name)
     try:
-        new = _merged_block(store.dimension, new_id, snapshot)
+        total = sum(len(rows) for _, rows in snapshot)
+        if store.path is not None and store.dimension and total:
+            # Streamed into its file: no heap copy of the merged vectors (merge_write.py).
+            new = write_merged(store.path / "segments", store.dimension, new_id, snapshot)
+        else:
+            new = _merged_block(store.dimension, new_id, snapshot)
+            if store.path is not None and new.n:
+                seg_dir = write_segment(store.path / "segments", new)
+                new.persisted = True
+                new.dense = map_vectors(seg_dir)
         # Dead rows carried over with the kept graph: searched past by the alive mask as ever.
         for row in base_dead.tolist():
             new.kill(row)
-        if store.path is not None and new.n:
-            seg_dir = write_segment(store.path / "segments", new)
-            new.persisted = True
-            new.dense = map_vectors(seg_dir)
         if store.needs_ann(new):
             if base_ann is not None:
                 extra = new.dense[base_rows : new.n]
@@ -220,9 +227,7 @@ def _merged_block(dimension: int, block_id: int, parts: list[tuple[RowBlock, Int
     sparse_parts = []
     pos = 0
     for block, rows in parts:
-        order = rows.tolist()
-        block_ids = block.ids
-        ids.extend([block_ids[r] for r in order])
+        ids.extend(take_ids(block.ids, rows))
         end = pos + len(rows)
         if dense is not None:
             np.take(block.dense, rows, axis=0, out=dense[pos:end], mode="clip")  # clip: unbuffered

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from spruce.engine.id_index import SHIFT
 from spruce.engine.locations import Locations
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import BlockView
@@ -40,29 +41,17 @@ class Namespace:
         return [*self.sealed, self.memtable]
 
     def add_sealed(self, block: RowBlock) -> None:
-        """Attach a sealed block when opening from disk; its alive rows become the current versions."""
+        """Attach a sealed block when opening from disk; its alive rows become the current versions
+        (found by hash, engine/id_index.py: no dict entry per id)."""
         self.sealed.append(block)
-        n = block.n
-        rows = np.flatnonzero(block.alive[:n])
-        ids = block.ids
-        locations = self.locations
-        live_ids = ids[:n] if len(rows) == n else [ids[r] for r in rows.tolist()]
-        # Segments are opened oldest first: a newer one shadows the older rows of its ids.
-        for rid in locations.shadowed(live_ids) if locations else ():
-            old = locations[rid]
-            old[0].kill(old[1])
-        if len(rows) == n:
-            locations.set_range(live_ids, block, 0)
-        else:
-            locations.set_rows(live_ids, block, rows)
+        self.locations.add_sealed(block)
         self._sorted_ids = None
 
     # -- writes -----------------------------------------------------------------------------------
     def put(self, records: Sequence[Record], dense: FloatArray | None = None) -> None:
         mt = self.memtable
         locations = self.locations
-        for rec in records:
-            old = locations.get(rec.id)
+        for old in locations.get_many([rec.id for rec in records]):
             if old is not None:
                 old[0].kill(old[1])
             else:
@@ -106,14 +95,15 @@ class Namespace:
         """
         old_ids = {b.block_id for b in old}
         locations = self.locations
-        for i, rid in enumerate(new.ids[: new.n]):
-            if not new.alive[i]:
-                continue  # dead already when built (kept so an extended graph's labels stay valid)
-            if locations.code_block(rid) in old_ids:
-                locations.repoint(rid, new, i)
-            else:
-                new.kill(i)  # deleted or overwritten while `new` was being built
-        locations.set_rows((), new, ())
+        ids = new.ids[: new.n]
+        codes = locations.current_codes(ids)
+        current = (codes >= 0) & np.isin(codes >> SHIFT, np.fromiter(old_ids, dtype=np.int64))
+        # Rows dead already when built are left alone (kept so an extended graph's labels stay valid).
+        alive = new.alive[: new.n].copy()
+        for i in np.flatnonzero(alive & ~current).tolist():
+            new.kill(i)  # deleted or overwritten while `new` was being built
+        moved = np.flatnonzero(alive & current)
+        locations.set_rows([ids[i] for i in moved.tolist()], new, moved)
         locations.forget_blocks(old_ids)
         keep = [b for b in self.sealed if b.block_id not in old_ids]
         pos = min((i for i, b in enumerate(self.sealed) if b.block_id in old_ids), default=len(keep))

@@ -28,7 +28,7 @@ class RowBlock:
         self,
         dimension: int,
         *,
-        ids: list[str] | None = None,
+        ids: Sequence[str] | None = None,
         dense: FloatArray | None = None,
         sq_norms: FloatArray | None = None,
         sparse: SparseRows | None = None,
@@ -41,7 +41,8 @@ class RowBlock:
         self.block_id = block_id
         self._grow_to = grow_to
         self.dimension = dimension
-        self.ids: list[str] = [] if ids is None else ids
+        # A list in a memtable; a segment's opened from disk is a LazyIds (lazy_ids.py).
+        self.ids: Sequence[str] = [] if ids is None else ids
         n = len(self.ids)
         self.n = n
         cap = n
@@ -72,6 +73,8 @@ class RowBlock:
         self.alive_dirty = False  # deletions not yet written to an alive bitmap on disk
         self.alive_file: str | None = None
         self.persisted = False
+        # A segment's stored id hashes (id_index.HASH_FILE), until the namespace's id index takes them.
+        self.id_hashes: np.ndarray | None = None
         self._columns_lock = threading.Lock()
 
     # -- writes (memtable only) -------------------------------------------------------------------
@@ -127,6 +130,7 @@ class RowBlock:
         self.metadata.extend(metas)
         if self._columns is not None:
             self._columns.extend(metas)
+        assert isinstance(self.ids, list)
         self.ids.extend(r.id for r in records)
         self.alive[first:end] = True
         self.live_count += k

@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import shutil
-import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,10 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from spruce.engine.checked_json import dump_checked, load_checked
+from spruce.engine.checksum import file_crc32 as file_crc32  # re-exported: snapshot.py, tests
 from spruce.engine.fsutil import fsync_dir, fsync_fd
+from spruce.engine.id_index import HASH_FILE, check_hashes, sorted_hashes
+from spruce.engine.lazy_ids import LazyIds
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.rows import RowBlock
 from spruce.engine.sparse import SparseRows
@@ -51,14 +54,6 @@ SEGMENT_FILES = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindic
 _ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
 
 
-def file_crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, arr, allow_pickle=False)
@@ -66,40 +61,51 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         fsync_fd(f.fileno())
 
 
-def write_segment(root: Path, block: RowBlock) -> Path:
-    """Write the block's rows (all n of them; deletions live in alive bitmaps) as a segment."""
+def write_segment(root: Path, block: RowBlock, vectors: Callable[[Path], int] | None = None) -> Path:
+    """Write the block's rows (all n of them; deletions live in alive bitmaps) as a segment.
+
+    `vectors`, when given, writes vectors.npy itself (durably) and returns its CRC-32, and the block's
+    `dense` is not read: a compaction streams its merged rows into the file (engine/merge_write.py)."""
     final = root / f"{block.block_id:012d}"
     tmp = root / f".{block.block_id:012d}.tmp"
     try:
-        return _write_segment(root, block, final, tmp)
+        return _write_segment(root, block, final, tmp, vectors)
     except BaseException:
         # A full disk must not keep the half-written copy: it holds the space the retry needs.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _write_segment(root: Path, block: RowBlock, final: Path, tmp: Path) -> Path:
+def _write_segment(
+    root: Path, block: RowBlock, final: Path, tmp: Path, vectors: Callable[[Path], int] | None
+) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     n = block.n
-    _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
+    known: dict[str, int] = {}
+    if vectors is None:
+        _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
+    else:
+        known["vectors.npy"] = vectors(tmp / "vectors.npy")
     _save_npy(tmp / "norms.npy", np.ascontiguousarray(block.sq_norms[:n]))
     indptr, sidx, sval = block.sparse.arrays()
     _save_npy(tmp / "indptr.npy", np.asarray(indptr, dtype=np.int64))
     _save_npy(tmp / "sindices.npy", np.asarray(sidx, dtype=np.uint32))
     _save_npy(tmp / "svalues.npy", np.asarray(sval, dtype=np.float32))
     meta = encode_column(block.metadata, n)
-    table = pa.table({"id": pa.array(block.ids[:n], pa.string()), "metadata": meta})
+    id_column = pa.array(block.ids[:n], pa.string())
+    table = pa.table({"id": id_column, "metadata": meta})
     with open(tmp / "rows.arrow", "wb") as f:
         with ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
         f.flush()
         fsync_fd(f.fileno())
-    info = {
-        "n": n,
-        "dimension": block.dimension,
-        "crc32": {name: file_crc32(tmp / name) for name in SEGMENT_FILES},
-    }
+    # Sorted id hashes, so opening needs no hashing (id_index.py). An optional file: older segments
+    # lack it (their ids are hashed on open) and older code verifies it as it verifies every file listed.
+    _save_npy(tmp / HASH_FILE, sorted_hashes(id_column))
+    crc32 = {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES}
+    crc32[HASH_FILE] = file_crc32(tmp / HASH_FILE)
+    info = {"n": n, "dimension": block.dimension, "crc32": crc32}
     with open(tmp / "segment.json", "wb") as f:
         f.write(dump_checked(FORMAT, VERSION, info))
         f.flush()
@@ -227,7 +233,8 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
     )
     with pa.memory_map(str(seg_dir / "rows.arrow")) as source:
         table = ipc.open_file(source).read_all()
-    ids: list[str] = table.column("id").to_pylist()
+    # Strings made only when many are needed (lazy_ids.py): opening hashes the column itself.
+    ids = LazyIds(table.column("id"))
     # Decoded row by row when read (lazy_meta.py): most rows' metadata is never looked at.
     metadata = LazyMetadata(table.column("metadata"))
     if len(ids) != n or len(metadata) != n:
@@ -237,7 +244,10 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
         bits = np.load(seg_dir / alive_file, allow_pickle=False)
         alive = np.unpackbits(bits, bitorder="little", count=n).astype(np.bool_)
     norms = np.load(seg_dir / "norms.npy", allow_pickle=False)
-    return RowBlock(
+    hashes = None
+    if HASH_FILE in info.get("crc32", {}):  # type: ignore[operator]
+        hashes = check_hashes(np.load(seg_dir / HASH_FILE, allow_pickle=False), n)
+    block = RowBlock(
         d,
         ids=ids,
         dense=dense,
@@ -248,3 +258,5 @@ def _read_segment(seg_dir: Path, block_id: int, alive_file: str | None, info: di
         sealed=True,
         block_id=block_id,
     )
+    block.id_hashes = hashes
+    return block
