@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 
 from spruce.api.rest.data import _Calls
 
 
-def test_cpu_bound_calls_run_at_most_one_per_core() -> None:
+def test_decodes_run_one_at_a_time() -> None:
     calls = _Calls()
-    limit = min(8, os.cpu_count() or 1)
-    changed = threading.Condition()
+    started, release = threading.Event(), threading.Event()
     running = peak = 0
+    lock = threading.Lock()
 
     def work() -> int:
         nonlocal running, peak
-        with changed:
+        with lock:
             running += 1
             peak = max(peak, running)
-            changed.notify_all()
-            # Hold the slot until `limit` calls have overlapped (an event, not a sleep, so a slow machine
-            # cannot make the calls run one after another); a limit never reached times out below.
-            changed.wait_for(lambda: peak >= limit, timeout=120)
+        started.set()
+        release.wait(timeout=120)
+        with lock:
             running -= 1
         return 1
 
     async def main() -> list[int]:
-        return await asyncio.gather(*[calls.pooled_cpu_bound(work) for _ in range(8)])
+        tasks = [asyncio.ensure_future(calls.pooled_decode(work)) for _ in range(8)]
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 120)
+        for _ in range(20):  # every other task gets to run up to its semaphore (no I/O involved)
+            await asyncio.sleep(0)
+        waiting_at_peak = calls.in_flight
+        release.set()
+        results = await asyncio.gather(*tasks)
+        assert waiting_at_peak == 1  # only the decode in progress entered the pool
+        return results
 
     assert asyncio.run(main()) == [1] * 8
-    assert peak == limit
+    assert peak == 1
     assert calls.in_flight == 0
 
 

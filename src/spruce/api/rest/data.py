@@ -12,7 +12,6 @@ behind a write that holds the store lock.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from collections.abc import Callable
@@ -52,14 +51,14 @@ class _Calls:
         finally:
             self.in_flight -= 1
 
-    async def pooled_cpu_bound(self, fn: Callable[[], T]) -> T:
-        """`pooled`, at most one call per core at a time. For work that holds the GIL for tens of ms
-        (decoding an upsert body): eight at once on two cores cost 20-30 ms more server CPU per
-        1,000 x 768 batch than two, all of it in thread hand-offs, and got nothing done sooner."""
+    async def pooled_decode(self, fn: Callable[[], T]) -> T:
+        """`pooled`, one call at a time. For work that holds the GIL for tens of ms (decoding an
+        upsert body): eight at once on two cores cost 20-30 ms more server CPU per 1,000 x 768 batch
+        than two, all of it in thread hand-offs, and two at once more than one (stop 17)."""
         loop = asyncio.get_running_loop()
         limit = self._cpu_bound.get(loop)
         if limit is None:
-            limit = self._cpu_bound[loop] = asyncio.Semaphore(os.cpu_count() or 1)
+            limit = self._cpu_bound[loop] = asyncio.Semaphore(1)
         async with limit:
             return await self.pooled(fn)
 
@@ -144,16 +143,20 @@ class DataRoutes:
         body = await read_body(request, self.limit)
         svc = self._service()
 
-        def parse_and_upsert() -> int:
-            records, namespace = upsert_json.upsert_request(body)
-            return svc.upsert(records, namespace)
-
         # Decoding takes tens of ms for a large body: in the pool, not on the event loop. Large bodies
-        # take a per-core slot for it; small ones never wait for a slot, so many small concurrent
-        # writes still share WAL fsyncs (group commit).
+        # are decoded one at a time (the decoder holds the GIL, so a second one at once only adds
+        # hand-offs), and the slot is given back before the write waits for its fsync; small bodies
+        # decode and write in one hop, so many small concurrent writes still share WAL fsyncs.
         if len(body) >= LARGE_BODY_BYTES:
-            count = await CALLS.pooled_cpu_bound(parse_and_upsert)
+            records, namespace = await CALLS.pooled_decode(lambda: upsert_json.upsert_request(body))
+            del body  # 15 MB of JSON not kept alive while the write waits for its fsync
+            count = await CALLS.pooled(lambda: svc.upsert(records, namespace))
         else:
+
+            def parse_and_upsert() -> int:
+                records, namespace = upsert_json.upsert_request(body)
+                return svc.upsert(records, namespace)
+
             count = await CALLS.pooled(parse_and_upsert)
         return json_response({"upsertedCount": count})
 
