@@ -39,7 +39,8 @@ def loads(body: bytes) -> Json:
         raise InvalidArgumentError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidArgumentError("request body must be a JSON object")
-    strict_json.check_body(body)
+    if not strict_json.clean(body, value):
+        strict_json.check_body(body)
     return value
 
 
