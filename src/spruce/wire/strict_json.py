@@ -72,32 +72,6 @@ def duplicate(name: str, where: str) -> InvalidArgumentError:
     )
 
 
-def clean(body: bytes, value: Any) -> bool:
-    """True when orjson's decoding `value` of `body` proves the body has no repeated key and no key
-    that `check` could refuse, without parsing it again. A colon of JSON text is either a key's
-    separator or inside a string, so the body holds at least as many colons as key/value pairs, and a
-    repeated key leaves the decoded objects fewer keys than that: colons == decoded keys means no
-    repeat (and no colon inside a string). Any key that is not printable, or a colon count that does not
-    match, leaves it to `check_body`, which names the problem. For a 768-d query this is one walk over
-    a handful of keys and one C loop over the vector, instead of a second parse (~15-25 us)."""
-    count = 0
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            count += len(node)
-            for name, child in node.items():
-                if not name.isprintable():
-                    return False
-                if isinstance(child, dict | list):
-                    stack.append(child)
-        elif isinstance(node, list):
-            kinds = set(map(type, node))  # one C loop; containers inside a list are rare
-            if dict in kinds or list in kinds:
-                stack.extend(c for c in node if isinstance(c, dict | list))
-    return body.count(b":") == count
-
-
 def check_body(body: bytes) -> None:
     """`check` for a whole body that orjson has already accepted."""
     try:
