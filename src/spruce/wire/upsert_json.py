@@ -72,6 +72,14 @@ def _records(doc: Any) -> tuple[list[Record], str, int]:
     for i, item in enumerate(vectors):
         if not isinstance(item, simdjson.Object):
             raise simd.Unexpected
+        if len(item) == 2:
+            pair = _id_and_values(item)
+            if pair is not None:
+                plains.append({"id": pair[0]})
+                buffers.append(pair[1])
+                sparses.append(None)
+                arrays += pair[2]
+                continue
         plain: dict[str, Any] = {}
         doubles = None
         sv = None
@@ -101,10 +109,28 @@ def _records(doc: Any) -> tuple[list[Record], str, int]:
         sparses.append(sv)
     dense = _float32_rows(buffers)
     records = [
-        rest.record(plain, f"vectors[{i}]", dense=d, sparse_values=s)
+        # The common record, a non-empty id and dense values, needs none of `rest.record`'s checks;
+        # anything else goes through them for its error message.
+        Record(id=plain["id"], values=d)
+        if d is not None and s is None and len(plain) == 1 and type(plain.get("id")) is str and plain["id"]
+        else rest.record(plain, f"vectors[{i}]", dense=d, sparse_values=s)
         for i, (plain, d, s) in enumerate(zip(plains, dense, sparses, strict=True))
     ]
     return records, rest.namespace_in(namespace), arrays
+
+
+def _id_and_values(item: Any) -> tuple[Any, FloatArray | None, bool] | None:
+    """(id, values as float64 or None when null or empty, whether `values` is a JSON array) of a
+    two-key object whose keys are exactly "id" and "values", else None (the general loop then looks at
+    its keys). Two keys and both found means no other key and no repeated one. A missing key costs
+    pysimdjson a C++ exception, but only objects of two keys get here and nearly all are this shape."""
+    try:
+        rid, raw = item["id"], item["values"]
+    except KeyError:
+        return None
+    if isinstance(rid, simdjson.Object | simdjson.Array):
+        return None  # the general loop converts and names it
+    return rid, simd.doubles(raw), isinstance(raw, simdjson.Array)
 
 
 def _sparse(raw: Any, field: str) -> SparseVector:

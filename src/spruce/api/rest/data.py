@@ -1,27 +1,14 @@
 """Data-plane routes of one index: vectors, stats and namespaces.
 
-The service is synchronous and thread-safe. Writes always run in the thread pool, so a slow fsync
-never stalls the event loop that serves the other connections. Reads run inline on the loop when no
-other data-plane call is in flight, and in the pool otherwise: on these 2-core VMs the pool's two
-thread hand-offs cost ~0.65 ms per request (a query at 100k x 768 took 1.2 ms inside the server
-inline, 1.9 ms through the pool, against 0.9 ms embedded), while under concurrency the pool lets
-searches (which release the GIL in faiss) use both cores and keeps a read from waiting on the loop
-behind a write that holds the store lock.
+Where each service call runs (inline on the event loop or in a thread) is decided in `calls`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
-import weakref
-from collections.abc import Callable
-from typing import TypeVar
-
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from spruce.api.rest.calls import CALLS, LARGE_BODY_BYTES
 from spruce.api.rest.control import API_VERSION_HEADER
 from spruce.api.rest.http import json_response, read_body, read_json
 from spruce.api.rest.routes import RouteSpec
@@ -31,66 +18,6 @@ from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
 from spruce.wire import rest, upsert_json
 from spruce.wire.index_model import is_classic
-
-T = TypeVar("T")
-
-
-class _Calls:
-    """Runs service calls for the routes, counting those in flight (one event loop: no lock needed)."""
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-        self._overlap_until = 0.0  # monotonic time until which reads go to the pool
-        self._cpu_bound: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    async def pooled(self, fn: Callable[[], T]) -> T:
-        self.in_flight += 1
-        try:
-            return await run_in_threadpool(fn)
-        finally:
-            self.in_flight -= 1
-
-    async def pooled_cpu_bound(self, fn: Callable[[], T]) -> T:
-        """`pooled`, at most one call per core at a time. For work that holds the GIL for tens of ms
-        (decoding an upsert body): eight at once on two cores cost 20-30 ms more server CPU per
-        1,000 x 768 batch than two, all of it in thread hand-offs, and got nothing done sooner."""
-        loop = asyncio.get_running_loop()
-        limit = self._cpu_bound.get(loop)
-        if limit is None:
-            limit = self._cpu_bound[loop] = asyncio.Semaphore(os.cpu_count() or 1)
-        async with limit:
-            return await self.pooled(fn)
-
-    def _alone(self) -> bool:
-        return self.in_flight == 1 and time.monotonic() >= self._overlap_until
-
-    async def inline_when_alone(self, fn: Callable[[], T]) -> T:
-        self.in_flight += 1
-        try:
-            if self._alone():
-                # Let requests already waiting on other connections reach this point first: run
-                # inline, they could not even be read until this call returns, so a burst of
-                # concurrent queries (the SDK's query_namespaces) would be served one by one.
-                await asyncio.sleep(0)
-                if self._alone():
-                    return fn()  # alone: the thread hop would be most of the latency
-            # Concurrency seen: keep using the pool (both cores) until it has been quiet a while.
-            self._overlap_until = time.monotonic() + _OVERLAP_MEMORY_S
-            return await run_in_threadpool(fn)
-        finally:
-            self.in_flight -= 1
-
-
-# How long after two data-plane calls last overlapped reads keep going to the pool.
-_OVERLAP_MEMORY_S = 0.5
-
-# ~70 records of 768 floats; smaller bodies decode in a few ms and need no slot.
-LARGE_BODY_BYTES = 1 << 20
-
-# Shared by every index app of the process: they run on one event loop and share its cores.
-CALLS = _Calls()
 
 
 class DataRoutes:
@@ -144,23 +71,27 @@ class DataRoutes:
         body = await read_body(request, self.limit)
         svc = self._service()
 
-        def parse_and_upsert() -> int:
-            records, namespace = upsert_json.upsert_request(body)
-            return svc.upsert(records, namespace)
-
         # Decoding takes tens of ms for a large body: in the pool, not on the event loop. Large bodies
-        # take a per-core slot for it; small ones never wait for a slot, so many small concurrent
-        # writes still share WAL fsyncs (group commit).
+        # are decoded one at a time (the decoder holds the GIL, so a second one at once only adds
+        # hand-offs), and the slot is given back before the write waits for its fsync; small bodies
+        # decode and write in one hop, so many small concurrent writes still share WAL fsyncs.
         if len(body) >= LARGE_BODY_BYTES:
-            count = await CALLS.pooled_cpu_bound(parse_and_upsert)
+            records, namespace = await CALLS.pooled_decode(lambda: upsert_json.upsert_request(body))
+            del body  # 15 MB of JSON not kept alive while the write waits for its fsync
+            count = await CALLS.pooled(lambda: svc.upsert(records, namespace))
         else:
+
+            def parse_and_upsert() -> int:
+                records, namespace = upsert_json.upsert_request(body)
+                return svc.upsert(records, namespace)
+
             count = await CALLS.pooled(parse_and_upsert)
         return json_response({"upsertedCount": count})
 
     async def query(self, request: Request) -> Response:
         q = rest.query_request(await read_json(request, self.limit))
         svc = self._service()
-        matches = await CALLS.inline_when_alone(
+        matches = await CALLS.read(
             lambda: svc.query(
                 top_k=q.top_k,
                 namespace=q.namespace,
@@ -170,7 +101,8 @@ class DataRoutes:
                 filter=q.filter,
                 include_values=q.include_values,
                 include_metadata=q.include_metadata,
-            )
+            ),
+            ("query", self.index_name, q.namespace),
         )
         return json_response(rest.query_response(matches, q.namespace, q.include_values))
 
@@ -178,7 +110,7 @@ class DataRoutes:
         ids = rest.ids_list(request.query_params.getlist("ids"))
         namespace = rest.namespace_in(request.query_params.get("namespace"))
         svc = self._service()
-        records = await CALLS.inline_when_alone(lambda: svc.fetch(ids, namespace))
+        records = await CALLS.read(lambda: svc.fetch(ids, namespace), ("fetch", self.index_name, namespace))
         return json_response(rest.fetch_response(records, namespace))
 
     async def fetch_by_metadata(self, request: Request) -> Response:
@@ -224,8 +156,9 @@ class DataRoutes:
         prefix = params.get("prefix") or None
         token = params.get("paginationToken") or None
         svc = self._service()
-        page = await CALLS.inline_when_alone(
-            lambda: svc.list_ids(namespace, prefix=prefix, limit=limit, pagination_token=token)
+        page = await CALLS.read(
+            lambda: svc.list_ids(namespace, prefix=prefix, limit=limit, pagination_token=token),
+            ("list", self.index_name, namespace),
         )
         return json_response(
             {
@@ -240,7 +173,7 @@ class DataRoutes:
         body = await read_json(request, self.limit) if request.method == "POST" else {}
         flt = rest.filter_of(body)
         svc = self._service()
-        stats = await CALLS.inline_when_alone(lambda: svc.describe_index_stats(flt))
+        stats = await CALLS.read(lambda: svc.describe_index_stats(flt), ("stats", self.index_name))
         return json_response(rest.stats_json(stats))
 
     async def list_namespaces(self, request: Request) -> Response:
@@ -249,8 +182,9 @@ class DataRoutes:
         prefix = params.get("prefix") or None
         token = params.get("paginationToken") or None
         svc = self._service()
-        items, next_token, total = await CALLS.inline_when_alone(
-            lambda: svc.list_namespaces(prefix=prefix, limit=limit, pagination_token=token)
+        items, next_token, total = await CALLS.read(
+            lambda: svc.list_namespaces(prefix=prefix, limit=limit, pagination_token=token),
+            ("namespaces", self.index_name),
         )
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
         return json_response(
@@ -275,7 +209,7 @@ class DataRoutes:
     async def describe_ns(self, request: Request) -> Response:
         name = rest.namespace_in(request.path_params["namespace"])
         svc = self._service()
-        info = await CALLS.inline_when_alone(lambda: svc.describe_namespace(name))
+        info = await CALLS.read(lambda: svc.describe_namespace(name), ("namespace", self.index_name))
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
         return json_response(rest.namespace_json(info, classic))
 
