@@ -72,6 +72,7 @@ class RowBlock:
         self.alive_dirty = False  # deletions not yet written to an alive bitmap on disk
         self.alive_file: str | None = None
         self.persisted = False
+        self.pack_id: int | None = None  # the pack (engine/pack.py) this sealed block lives in, if any
         self._columns_lock = threading.Lock()
 
     # -- writes (memtable only) -------------------------------------------------------------------

@@ -41,6 +41,8 @@ from spruce.engine.manifest import (
     write_manifest,
 )
 from spruce.engine.namespace import Namespace
+from spruce.engine.pack import PACK_MAX_ROWS, Packs, pack_dir_name
+from spruce.engine.packing import PackCheckpoint
 from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
@@ -105,6 +107,7 @@ class Store:
         )
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
+        self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
         # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
         # were undone before it (it did not exist then) and must not be replayed onto it.
         self._replay_floor: dict[str, int] = {}
@@ -163,6 +166,13 @@ class Store:
             if entry.replay_after > checkpoint_lsn:
                 self._replay_floor[name] = entry.replay_after
             for block_id, alive_file in entry.segments:
+                pack_id = entry.packed.get(block_id)
+                if pack_id is not None:
+                    # One open (checksums, one Arrow reader) per pack, not per block.
+                    pack = self.packs.open(path / "segments", pack_id, manifest.packs.get(pack_id))
+                    live_dirs.add(pack_dir_name(pack_id))
+                    ns.add_sealed(pack.block(block_id))
+                    continue
                 seg_dir = segment_dir(path, block_id)
                 live_dirs.add(seg_dir.name)
                 block = read_segment(seg_dir, block_id, alive_file)
@@ -172,6 +182,8 @@ class Store:
                 if ann_path.exists() and graph_trusted(seg_dir):
                     block.ann = AnnIndex.load(ann_path, self.metric)
                 ns.add_sealed(block)
+        for pack in self.packs.by_id.values():
+            pack.ids = []  # each block holds its own slice
         remove_unnamed(path, live_dirs)
         wal, report = Wal.open(
             path / "wal",
@@ -422,6 +434,11 @@ class Store:
                     if sealed is not None:
                         sealed.sealed_at = self.scheduler.clock()
                         new_blocks.append(sealed)
+                # Small blocks of many namespaces go into one pack (engine/packing.py).
+                plan = PackCheckpoint.plan(
+                    self.packs, self.dimension, self._namespaces, new_blocks, self._packable, self._block_id
+                )
+                new_blocks = plan.segment_blocks
                 assert self._wal is not None
                 self._wal.rotate()
                 self._checkpoint_seq += 1
@@ -430,7 +447,7 @@ class Store:
                     (b, b.alive[: b.n].copy())
                     for ns in self._namespaces.values()
                     for b in ns.sealed
-                    if b.alive_dirty or not b.persisted
+                    if (b.alive_dirty or not b.persisted) and not plan.handles(b)
                 ]
                 for b, _ in dirty:
                     b.alive_dirty = False
@@ -440,21 +457,24 @@ class Store:
             try:
                 alive_files: dict[int, str] = {}
                 # Many files (many small namespaces): one syncfs for all of them before the manifest.
-                many = len(new_blocks) + len(dirty) >= _ONE_SYNC_MIN_FILES
+                many = len(new_blocks) + len(dirty) + len(plan.dirty_packs) + 1 >= _ONE_SYNC_MIN_FILES
                 with one_sync_for(root) if many else contextlib.nullcontext():
+                    plan.write(root, seq)
                     for block in new_blocks:
                         write_segment(root, block)
                     for block, alive in dirty:
                         alive_files[block.block_id] = write_alive(
                             root / f"{block.block_id:012d}", alive, block.n, seq
                         )
-                self._write_manifest(layout, lsn, alive_files)
+                layout = plan.layout(layout)
+                self._write_manifest(layout, lsn, alive_files, plan)
             except BaseException:
                 # Nothing was committed: the WAL still holds it all. The next checkpoint must write
                 # these bitmaps again, or deletions would come back once the WAL is truncated.
                 with self._lock:
                     for b, _ in dirty:
                         b.alive_dirty = True
+                    plan.failed()
                 raise
             with self._lock:
                 for block in new_blocks:
@@ -470,14 +490,24 @@ class Store:
                 # dropped since the snapshot still has its blocks named in the manifest just written.
                 for block, _ in dirty:
                     block.alive_file = alive_files[block.block_id]
+                plan.install(self._namespaces)
             self._wal.truncate_before(lsn + 1)
             self._sweep_alive_files(layout)
         self._after_seal(new_blocks)
 
+    def _packable(self, rows: int) -> bool:
+        """Whether a block of this many rows is small enough for a pack: searched exactly (no graph)."""
+        return rows <= PACK_MAX_ROWS and (not self.dimension or rows < self.config.ann_min_rows)
+
     def _write_manifest(
-        self, layout: dict[str, tuple[bool, list[RowBlock]]], lsn: int, alive_files: dict[int, str]
+        self,
+        layout: dict[str, tuple[bool, list[RowBlock]]],
+        lsn: int,
+        alive_files: dict[int, str],
+        plan: PackCheckpoint | None = None,
     ) -> None:
         assert self.path is not None
+        blocks = [b for _, bs in layout.values() for b in bs]
         write_manifest(
             self.path,
             seq=self._checkpoint_seq,
@@ -486,12 +516,19 @@ class Store:
             layout=layout,
             alive_files=alive_files,
             replay_floor=self._replay_floor,
+            packs=plan.pack_files(blocks) if plan is not None else self.packs.alive_files(blocks),
+            pack_of=plan.pack_of() if plan is not None else None,
         )
         self._manifest_lsn = lsn
 
     def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
         assert self.path is not None
-        sweep(self.path, layout, self._pending_dirs)
+        blocks = [b for _, bs in layout.values() for b in bs]
+        with self._lock:
+            packs = self.packs.alive_files(blocks)
+        sweep(self.path, layout, self._pending_dirs, packs)
+        with self._lock:
+            self.packs.keep_only(packs)
 
     def _after_seal(self, blocks: Sequence[RowBlock]) -> None:
         """Index and compact newly sealed blocks: in the background, or here without a worker."""
