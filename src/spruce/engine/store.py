@@ -14,6 +14,7 @@ Directory layout: `wal/` (see wal.py), `segments/<block>/` (see segment.py), `ma
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
@@ -108,6 +109,7 @@ class Store:
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
         self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
+        self._sorted_names: list[str] | None = None  # for paging 100,000 namespaces without a sort a page
         # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
         # were undone before it (it did not exist then) and must not be replayed onto it.
         self._replay_floor: dict[str, int] = {}
@@ -149,6 +151,7 @@ class Store:
         if ns is None and create:
             ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
             self._namespaces[name] = ns
+            self._sorted_names = None
         return ns
 
     def _open_from_disk(self, path: Path) -> None:
@@ -234,6 +237,7 @@ class Store:
     def _drop(self, name: str) -> None:
         ns = self._namespaces.pop(name, None)
         if ns is not None:
+            self._sorted_names = None
             ns.delete_all()
 
     def _write(self, payload: bytes, op: codec.Op) -> None:
@@ -325,6 +329,23 @@ class Store:
     def namespace_counts(self) -> dict[str, int]:
         with self._lock:
             return {name: ns.count for name, ns in self._namespaces.items()}
+
+    def namespace_page(
+        self, prefix: str, after: str | None, limit: int
+    ) -> tuple[list[tuple[str, int]], bool, int]:
+        """Up to `limit` (name, count) in name order after `after`, among names starting with
+        `prefix`; whether more follow; how many names have the prefix. Bisects a sorted list kept
+        until a namespace appears or goes, so a page costs its own size, not a sort of them all."""
+        with self._lock:
+            names = self._sorted_names
+            if names is None:
+                names = self._sorted_names = sorted(self._namespaces)
+            lo = bisect.bisect_left(names, prefix)
+            # Names with the prefix are one run from `lo`: bisect for its end on a monotone key.
+            hi = bisect.bisect_left(names, True, lo, key=lambda n: not n.startswith(prefix))
+            start = max(lo, bisect.bisect_right(names, after)) if after is not None else lo
+            page = names[start : min(start + limit, hi)]
+            return [(n, self._namespaces[n].count) for n in page], start + limit < hi, hi - lo
 
     def has_namespace(self, namespace: str) -> bool:
         with self._lock:
@@ -752,6 +773,7 @@ class Store:
                 except BaseException:
                     with self._lock:
                         self._namespaces.pop(name, None)
+                        self._sorted_names = None
                     raise
         except BaseException:
             for seg in segments:
