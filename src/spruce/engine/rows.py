@@ -65,7 +65,7 @@ class RowBlock:
             grown[: len(alive)] = alive
             alive = grown
         self.alive: BoolArray = alive
-        self.live_count = int(alive[:n].sum())
+        self.live_count = int(np.count_nonzero(alive[:n]))
         self.sealed = sealed
         self.sealed_at = 0.0  # time.monotonic() at sealing; 0 for blocks opened from disk
         self.ann: AnnIndex | None = None

@@ -162,6 +162,7 @@ class Store:
         self._next_block = manifest.next_block_id
         self._checkpoint_seq = manifest.seq
         live_dirs: set[str] = set()
+        segments = path / "segments"
         for name, entry in manifest.namespaces.items():
             ns = self._ns(name, create=True)
             assert ns is not None
@@ -172,7 +173,7 @@ class Store:
                 pack_id = entry.packed.get(block_id)
                 if pack_id is not None:
                     # One open (checksums, one Arrow reader) per pack, not per block.
-                    pack = self.packs.open(path / "segments", pack_id, manifest.packs.get(pack_id))
+                    pack = self.packs.open(segments, pack_id, manifest.packs.get(pack_id))
                     live_dirs.add(pack_dir_name(pack_id))
                     ns.add_sealed(pack.block(block_id))
                     continue
