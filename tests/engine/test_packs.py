@@ -229,3 +229,33 @@ def test_pack_block_views_share_the_pack_alive_array(tmp_path: Path) -> None:
     np.testing.assert_array_equal(opened.dense, blocks[1].dense[:3])
     opened.kill(1)
     assert pack.alive.tolist() == [True, True, True, False, True, True, True, True, True]
+
+
+def test_backup_and_restore_carry_packs(tmp_path: Path) -> None:
+    from spruce.engine import snapshot
+
+    client, index = _open(tmp_path / "src", create=True)
+    names = [f"n{k}" for k in range(8)]
+    for k, ns in enumerate(names):
+        index.upsert(vectors=_records(k, 4 + k), namespace=ns)
+    index.flush()
+    index.delete(ids=["5-1"], namespace="n5")
+    index.flush()  # the pack's bitmap is rewritten: the backup must take the current one
+    index.upsert(vectors=_records(9, 2, version=3), namespace="n1")  # in the WAL only
+    want = _state(index, names)
+    snapshot.take(index._svc.store, tmp_path / "bk")
+    client.close()
+    snapshot.restore(tmp_path / "bk", tmp_path / "dst")
+    from spruce.engine.store import Store
+
+    store = Store(tmp_path / "dst", DIM, "dotproduct", CONFIG)
+    got = {}
+    for ns in names:
+        for rid in store.namespaces[ns].sorted_ids():
+            rec = store.namespaces[ns].get(rid)
+            assert rec is not None and rec.values is not None
+            sv = rec.sparse_values
+            sparse = None if sv is None else (tuple(sv.indices.tolist()), tuple(sv.values.tolist()))
+            got[ns, rid] = (tuple(rec.values.tolist()), sparse, rec.metadata)
+    store.close()
+    assert got == want and ("n5", "5-1") not in got
