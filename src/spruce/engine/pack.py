@@ -202,6 +202,13 @@ def _write_pack(root: Path, blocks: Sequence[RowBlock], dimension: int, final: P
     return final
 
 
+def _map(path: Path) -> np.ndarray:
+    """Memory-mapped, as a plain ndarray (np.memmap's indexing hooks cost on every slice): a pack's
+    columns stay in the page cache, not on the heap, however many namespaces it holds."""
+    arr: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    return arr
+
+
 def verify_pack(pack_dir: Path, alive_file: str | None) -> dict[str, object]:
     """Check every checksum of the pack (and of its named bitmap); its pack.json, or raise."""
     try:
@@ -245,7 +252,7 @@ def _open_pack(
     ids: list[str] | None = None,
 ) -> Pack:
     n, d = int(info["n"]), int(info["dimension"])  # type: ignore[call-overload]
-    dense = np.load(pack_dir / "vectors.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    dense = _map(pack_dir / "vectors.npy")
     if d and dense.shape != (n, d):
         raise ValueError(f"vectors shape {dense.shape} != {(n, d)}")
     with pa.memory_map(str(pack_dir / "rows.arrow")) as source:
@@ -254,8 +261,8 @@ def _open_pack(
         ids = rows.column("id").to_pylist()
     meta = rows.column("metadata")
     meta = meta.combine_chunks() if meta.num_chunks != 1 else meta.chunk(0)
-    indptr = np.load(pack_dir / "indptr.npy", allow_pickle=False)
-    norms = np.load(pack_dir / "norms.npy", allow_pickle=False)
+    indptr = _map(pack_dir / "indptr.npy")
+    norms = _map(pack_dir / "norms.npy")
     blocks = np.load(pack_dir / "blocks.npy", allow_pickle=False)
     if len(ids) != n or len(meta) != n or len(indptr) != n + 1 or len(norms) != n:
         raise ValueError(f"row counts disagree with n={n}")
@@ -275,8 +282,8 @@ def _open_pack(
         dense=dense,
         norms=norms,
         indptr=indptr,
-        sindices=np.load(pack_dir / "sindices.npy", allow_pickle=False),
-        svalues=np.load(pack_dir / "svalues.npy", allow_pickle=False),
+        sindices=_map(pack_dir / "sindices.npy"),
+        svalues=_map(pack_dir / "svalues.npy"),
         ids=ids,
         metadata=meta,
         table=table,

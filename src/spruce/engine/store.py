@@ -479,7 +479,10 @@ class Store:
             try:
                 alive_files: dict[int, str] = {}
                 # Many files (many small namespaces): one syncfs for all of them before the manifest.
-                many = len(new_blocks) + len(dirty) + len(plan.dirty_packs) + 1 >= _ONE_SYNC_MIN_FILES
+                many = (
+                    len(new_blocks) + len(dirty) + len(plan.dirty_packs) + len(plan.blocks)
+                    >= _ONE_SYNC_MIN_FILES
+                )
                 with one_sync_for(root) if many else contextlib.nullcontext():
                     plan.write(root, seq)
                     for block in new_blocks:
