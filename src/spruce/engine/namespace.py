@@ -43,15 +43,16 @@ class Namespace:
         """Attach a sealed block when opening from disk; its alive rows become the current versions."""
         self.sealed.append(block)
         n = block.n
-        rows = np.flatnonzero(block.alive[:n])
+        whole = block.live_count == n  # the common case: no scan for the alive rows
+        rows = np.arange(0) if whole else np.flatnonzero(block.alive[:n])
         ids = block.ids
         locations = self.locations
-        live_ids = ids[:n] if len(rows) == n else [ids[r] for r in rows.tolist()]
+        live_ids = ids[:n] if whole else [ids[r] for r in rows.tolist()]
         # Segments are opened oldest first: a newer one shadows the older rows of its ids.
         for rid in locations.shadowed(live_ids) if locations else ():
             old = locations[rid]
             old[0].kill(old[1])
-        if len(rows) == n:
+        if whole:
             locations.set_range(live_ids, block, 0)
         else:
             locations.set_rows(live_ids, block, rows)
