@@ -250,12 +250,41 @@ def test_backup_and_restore_carry_packs(tmp_path: Path) -> None:
 
     store = Store(tmp_path / "dst", DIM, "dotproduct", CONFIG)
     got = {}
+    assert store.namespace_counts() == {ns: sum(1 for k in want if k[0] == ns) for ns in names}
     for ns in names:
-        for rid in store.namespaces[ns].sorted_ids():
-            rec = store.namespaces[ns].get(rid)
-            assert rec is not None and rec.values is not None
+        for rid, rec in store.fetch(ns, [k[1] for k in want if k[0] == ns]).items():
+            assert rec.values is not None
             sv = rec.sparse_values
             sparse = None if sv is None else (tuple(sv.indices.tolist()), tuple(sv.values.tolist()))
             got[ns, rid] = (tuple(rec.values.tolist()), sparse, rec.metadata)
     store.close()
     assert got == want and ("n5", "5-1") not in got
+
+
+def test_reopen_leaves_small_namespaces_dormant_until_named(tmp_path: Path) -> None:
+    client, index = _open(tmp_path, create=True)
+    names = [f"n{k}" for k in range(6)]
+    for k, ns in enumerate(names):
+        index.upsert(vectors=_records(k, 3), namespace=ns)
+    index.flush()
+    client.close()
+    client, index = _open(tmp_path)
+    store = index._svc.store
+    assert sorted(store._dormant) == names and not store.namespaces
+    # Stats and listing answer from the manifest and the pack's bitmap, waking nothing.
+    assert {ns: s.vector_count for ns, s in index.describe_index_stats().namespaces.items()} == {
+        ns: 3 for ns in names
+    }
+    assert [n.name for n in index.list_namespaces()] == names
+    assert not store.namespaces
+    res = index.query(vector=[1.0, 0.0, 0.0, 0.0], top_k=1, namespace="n2")
+    assert res.matches[0].id == "2-0" and list(store.namespaces) == ["n2"]
+    index.delete(ids=["3-0"], namespace="n3")  # wakes n3
+    index.delete(delete_all=True, namespace="n4")  # drops a dormant one without waking it
+    index.flush()
+    assert sorted(store._dormant) == ["n0", "n1", "n5"]
+    client.close()
+    client, index = _open(tmp_path)
+    counts = {ns: s.vector_count for ns, s in index.describe_index_stats().namespaces.items()}
+    assert counts == {"n0": 3, "n1": 3, "n2": 3, "n3": 2, "n5": 3}
+    client.close()

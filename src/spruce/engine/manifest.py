@@ -12,11 +12,10 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes
-from spruce.engine.rows import RowBlock
 
 MANIFEST_FORMAT = "spruce-manifest"
 MANIFEST_VERSION = 2  # 2 adds the CRC; version 1 manifests are still read
@@ -25,8 +24,20 @@ MANIFEST_VERSION = 2  # 2 adds the CRC; version 1 manifests are still read
 MANIFEST_VERSION_PACKS = 3
 MANIFEST_NAME = "manifest.json"
 
+
+class BlockRef(Protocol):
+    """What a manifest records of a block: a RowBlock, or a dormant namespace's stand-in (dormant.py)."""
+
+    @property
+    def block_id(self) -> int: ...
+    @property
+    def pack_id(self) -> int | None: ...
+    @property
+    def alive_file(self) -> str | None: ...
+
+
 # name -> (explicitly created, sealed blocks in order)
-Layout = Mapping[str, tuple[bool, Sequence[RowBlock]]]
+Layout = Mapping[str, tuple[bool, Sequence[BlockRef]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ import pyarrow.ipc as ipc
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
+from spruce.engine.manifest import BlockRef
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import file_crc32
 from spruce.engine.sparse import SparseRows
@@ -85,7 +86,8 @@ class Pack:
     indptr: np.ndarray
     sindices: np.ndarray
     svalues: np.ndarray
-    ids: list[str]
+    ids: list[str]  # empty once every block holds its own (or when opened: see id_column)
+    id_column: pa.Array
     metadata: pa.Array
     table: dict[int, tuple[int, int]]  # block id -> (first row, rows)
     alive: BoolArray
@@ -101,7 +103,7 @@ class Pack:
             ip = ip - lo
         block = RowBlock(
             self.dimension,
-            ids=self.ids[first:end],
+            ids=self.ids[first:end] if self.ids else self.id_column.slice(first, n).to_pylist(),
             dense=self.dense[first:end] if self.dimension else self.dense,
             sq_norms=self.norms[first:end],
             sparse=SparseRows(ip, self.sindices[lo:hi], self.svalues[lo:hi]),
@@ -257,14 +259,14 @@ def _open_pack(
         raise ValueError(f"vectors shape {dense.shape} != {(n, d)}")
     with pa.memory_map(str(pack_dir / "rows.arrow")) as source:
         rows = ipc.open_file(source).read_all()
-    if ids is None:
-        ids = rows.column("id").to_pylist()
+    id_column = rows.column("id")
+    id_column = id_column.combine_chunks() if id_column.num_chunks != 1 else id_column.chunk(0)
     meta = rows.column("metadata")
     meta = meta.combine_chunks() if meta.num_chunks != 1 else meta.chunk(0)
     indptr = _map(pack_dir / "indptr.npy")
     norms = _map(pack_dir / "norms.npy")
     blocks = np.load(pack_dir / "blocks.npy", allow_pickle=False)
-    if len(ids) != n or len(meta) != n or len(indptr) != n + 1 or len(norms) != n:
+    if len(id_column) != n or len(meta) != n or len(indptr) != n + 1 or len(norms) != n:
         raise ValueError(f"row counts disagree with n={n}")
     if blocks.ndim != 2 or blocks.shape[1] != 3 or int(blocks[:, 2].sum()) != n:
         raise ValueError("block table does not cover the pack's rows")
@@ -284,7 +286,8 @@ def _open_pack(
         indptr=indptr,
         sindices=_map(pack_dir / "sindices.npy"),
         svalues=_map(pack_dir / "svalues.npy"),
-        ids=ids,
+        ids=ids or [],
+        id_column=id_column,
         metadata=meta,
         table=table,
         alive=alive,
@@ -314,7 +317,7 @@ class Packs:
             self.by_id[pack_id] = pack
         return pack
 
-    def alive_files(self, blocks: Iterable[RowBlock]) -> dict[int, str | None]:
+    def alive_files(self, blocks: Iterable[BlockRef]) -> dict[int, str | None]:
         """Each pack that one of the blocks lives in, with its current bitmap (for the manifest)."""
         out: dict[int, str | None] = {}
         for b in blocks:

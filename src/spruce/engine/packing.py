@@ -22,6 +22,7 @@ import numpy as np
 
 from spruce.engine import pack as packmod
 from spruce.engine.lazy_meta import gather
+from spruce.engine.manifest import BlockRef
 from spruce.engine.namespace import Namespace
 from spruce.engine.pack import Pack, Packs, pack_dir_name, write_pack
 from spruce.engine.rows import RowBlock
@@ -116,8 +117,8 @@ class PackCheckpoint:
         )
 
     def layout(
-        self, layout: dict[str, tuple[bool, list[RowBlock]]]
-    ) -> dict[str, tuple[bool, list[RowBlock]]]:
+        self, layout: dict[str, tuple[bool, list[BlockRef]]]
+    ) -> dict[str, tuple[bool, list[BlockRef]]]:
         """The layout to commit: merged namespaces hold their one merged block (after `write`)."""
         for m in self.blocks:
             if isinstance(m, _Merge) and m.name in layout and layout[m.name][1] == m.old:
@@ -148,7 +149,7 @@ class PackCheckpoint:
         for pid, alive in self.dirty_packs.items():
             self._written[pid] = write_alive(root / pack_dir_name(pid), alive, len(alive), seq)
 
-    def pack_files(self, blocks: Iterable[RowBlock]) -> dict[int, str | None]:
+    def pack_files(self, blocks: Iterable[BlockRef]) -> dict[int, str | None]:
         """Pack id -> bitmap for the manifest: the packs the layout's blocks live in, and the new one."""
         out = self.packs.alive_files(blocks)
         out.update((pid, f) for pid, f in self._written.items() if pid in out)

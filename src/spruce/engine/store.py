@@ -30,10 +30,12 @@ from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
 from spruce.engine.compaction import compact_namespace, compact_namespaces
+from spruce.engine.dormant import Dormant, dormant
 from spruce.engine.fsutil import fsync_dir, one_sync_for
 from spruce.engine.graphs import GRAPH_FILE, GraphKeeper
 from spruce.engine.maintenance import Scheduler, Worker, wait_all_idle
 from spruce.engine.manifest import (
+    BlockRef,
     Manifest,
     read_manifest,
     remove_unnamed,
@@ -85,6 +87,8 @@ class Store:
         self._lock = threading.RLock()
         self._maintenance = threading.Lock()  # one checkpoint or compaction at a time
         self._namespaces: dict[str, Namespace] = {}
+        # Opened from a pack but not built yet (dormant.py): woken by the first access that names one.
+        self._dormant: dict[str, Dormant] = {}
         self._next_block = 1
         self._applied_lsn = 0
         self._manifest_lsn = 0  # WAL position the manifest on disk covers
@@ -148,11 +152,30 @@ class Store:
 
     def _ns(self, name: str, create: bool) -> Namespace | None:
         ns = self._namespaces.get(name)
+        if ns is None and name in self._dormant:
+            ns = self._wake(name)
         if ns is None and create:
             ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
             self._namespaces[name] = ns
             self._sorted_names = None
         return ns
+
+    def _wake(self, name: str) -> Namespace:
+        d = self._dormant.pop(name)
+        ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
+        ns.explicit = d.explicit
+        ns.add_sealed(self.packs.by_id[d.ref.pack_id].block(d.ref.block_id))
+        self._namespaces[name] = ns
+        return ns
+
+    def _layout(self) -> dict[str, tuple[bool, list[BlockRef]]]:
+        """Every namespace's blocks as the manifest records them (dormant ones by their stand-in)."""
+        layout: dict[str, tuple[bool, list[BlockRef]]] = {
+            name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()
+        }
+        for name, d in self._dormant.items():
+            layout[name] = (d.explicit, [d.ref])
+        return layout
 
     def _open_from_disk(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -164,11 +187,19 @@ class Store:
         live_dirs: set[str] = set()
         segments = path / "segments"
         for name, entry in manifest.namespaces.items():
+            if entry.replay_after > checkpoint_lsn:
+                self._replay_floor[name] = entry.replay_after
+            if len(entry.segments) == 1 and entry.segments[0][0] in entry.packed:
+                # One packed block: stays dormant (no Namespace until something names it).
+                only = entry.segments[0][0]
+                pid = entry.packed[only]
+                pack = self.packs.open(segments, pid, manifest.packs.get(pid))
+                live_dirs.add(pack_dir_name(pid))
+                self._dormant[name] = dormant(pack, only, entry.explicit)
+                continue
             ns = self._ns(name, create=True)
             assert ns is not None
             ns.explicit = entry.explicit
-            if entry.replay_after > checkpoint_lsn:
-                self._replay_floor[name] = entry.replay_after
             for block_id, alive_file in entry.segments:
                 pack_id = entry.packed.get(block_id)
                 if pack_id is not None:
@@ -236,6 +267,9 @@ class Store:
             ns.explicit = True
 
     def _drop(self, name: str) -> None:
+        if self._dormant.pop(name, None) is not None:
+            self._sorted_names = None
+            return
         ns = self._namespaces.pop(name, None)
         if ns is not None:
             self._sorted_names = None
@@ -270,7 +304,7 @@ class Store:
             self._request_checkpoint()
 
     def _needs_checkpoint(self, namespace: str) -> bool:
-        ns = self._namespaces.get(namespace)
+        ns = self._ns(namespace, create=False)
         if ns is not None and ns.memtable.n >= self.config.memtable_max_rows:
             return True
         return self._wal is not None and self._wal.size_bytes > _WAL_CHECKPOINT_BYTES
@@ -302,7 +336,7 @@ class Store:
         `select` runs under the lock, so no other write interleaves between the read and the write.
         """
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             records = select(ns)
@@ -315,7 +349,7 @@ class Store:
 
     def delete_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             ids = [block.ids[row] for block, row in ns.matching(flt)]
@@ -329,7 +363,12 @@ class Store:
     # -- reads ------------------------------------------------------------------------------------
     def namespace_counts(self) -> dict[str, int]:
         with self._lock:
-            return {name: ns.count for name, ns in self._namespaces.items()}
+            return self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        counts = {name: ns.count for name, ns in self._namespaces.items()}
+        counts.update((name, d.count) for name, d in self._dormant.items())
+        return counts
 
     def namespace_page(
         self, prefix: str, after: str | None, limit: int
@@ -340,21 +379,25 @@ class Store:
         with self._lock:
             names = self._sorted_names
             if names is None:
-                names = self._sorted_names = sorted(self._namespaces)
+                names = self._sorted_names = sorted([*self._namespaces, *self._dormant])
             lo = bisect.bisect_left(names, prefix)
             # Names with the prefix are one run from `lo`: bisect for its end on a monotone key.
             hi = bisect.bisect_left(names, True, lo, key=lambda n: not n.startswith(prefix))
             start = max(lo, bisect.bisect_right(names, after)) if after is not None else lo
             page = names[start : min(start + limit, hi)]
-            return [(n, self._namespaces[n].count) for n in page], start + limit < hi, hi - lo
+            return [(n, self._count(n)) for n in page], start + limit < hi, hi - lo
 
     def has_namespace(self, namespace: str) -> bool:
         with self._lock:
-            return namespace in self._namespaces
+            return namespace in self._namespaces or namespace in self._dormant
+
+    def _count(self, name: str) -> int:
+        ns = self._namespaces.get(name)
+        return ns.count if ns is not None else self._dormant[name].count
 
     def count_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             if flt is None:
@@ -363,7 +406,7 @@ class Store:
 
     def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Record]:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return {}
             out: dict[str, Record] = {}
@@ -376,14 +419,14 @@ class Store:
     def with_namespace(self, namespace: str, fn: Callable[[Namespace | None], Any]) -> Any:
         """Run `fn` on the namespace under the lock (for paging reads that need a consistent view)."""
         with self._lock:
-            return fn(self._namespaces.get(namespace))
+            return fn(self._ns(namespace, create=False))
 
     def query(
         self, namespace: str, spec: QuerySpec, flt: Any, include_values: bool, include_metadata: bool
     ) -> list[Match]:
         with self._lock:
             self._check_open()
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return []
             views = ns.views(flt)
@@ -473,7 +516,7 @@ class Store:
                 ]
                 for b, _ in dirty:
                     b.alive_dirty = False
-                layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
+                layout = self._layout()
             assert self.path is not None
             root = self.path / "segments"
             try:
@@ -526,7 +569,7 @@ class Store:
 
     def _write_manifest(
         self,
-        layout: dict[str, tuple[bool, list[RowBlock]]],
+        layout: dict[str, tuple[bool, list[BlockRef]]],
         lsn: int,
         alive_files: dict[int, str],
         plan: PackCheckpoint | None = None,
@@ -546,7 +589,7 @@ class Store:
         )
         self._manifest_lsn = lsn
 
-    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
+    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[BlockRef]]]) -> None:
         assert self.path is not None
         blocks = [b for _, bs in layout.values() for b in bs]
         with self._lock:
@@ -682,7 +725,7 @@ class Store:
     def commit_layout(self) -> None:
         """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
         with self._lock:
-            layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
+            layout = self._layout()
             lsn_manifest = self._manifest_lsn
         self._write_manifest(layout, lsn_manifest, {})
         self._sweep_alive_files(layout)
@@ -708,7 +751,7 @@ class Store:
                     checkpoint_lsn=self._manifest_lsn,
                     lsn=self._applied_lsn,
                     frames=self._wal.replay(after_lsn=self._manifest_lsn),
-                    namespaces={name: ns.count for name, ns in self._namespaces.items()},
+                    namespaces=self._counts(),
                 )
             yield frozen
 
@@ -750,7 +793,7 @@ class Store:
             with self._maintenance:
                 with self._lock:
                     self._check_open()
-                    if name in self._namespaces:
+                    if name in self._namespaces or name in self._dormant:
                         raise AlreadyExistsError(f"namespace {name!r} already exists")
                 for seg in segments:
                     final = root / f"{seg.block_id:012d}"
@@ -762,7 +805,7 @@ class Store:
                     blocks.append(block)
                 fsync_dir(root)
                 with self._lock:
-                    if name in self._namespaces:
+                    if name in self._namespaces or name in self._dormant:
                         raise AlreadyExistsError(f"namespace {name!r} was written to during the import")
                     ns = self._ns(name, create=True)
                     assert ns is not None
@@ -770,7 +813,7 @@ class Store:
                         ns.add_sealed(block)
                     count = ns.count
                     self._replay_floor[name] = self._applied_lsn
-                    layout = {n: (x.explicit, list(x.sealed)) for n, x in self._namespaces.items()}
+                    layout = self._layout()
                     lsn = self._manifest_lsn
                 try:
                     self._write_manifest(layout, lsn, {})
@@ -791,7 +834,7 @@ class Store:
     def graphs_ready(self, namespace: str) -> bool:
         """Whether every sealed segment of the namespace that should have an HNSW graph has one."""
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             return ns is None or not any(self.graphs.needs_ann(b) for b in ns.sealed)
 
     def stats(self) -> StoreStats:
@@ -807,7 +850,13 @@ class Store:
                     segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
                 )
                 for name, ns in sorted(self._namespaces.items())
+            ) + tuple(
+                NamespaceStorage(
+                    name=name, records=d.count, segments=1, memtable_rows=0, segments_with_graph=0
+                )
+                for name, d in sorted(self._dormant.items())
             )
+            namespaces = tuple(sorted(namespaces, key=lambda s: s.name))
             pending = sum(
                 1 for ns in self._namespaces.values() for b in ns.sealed if self.graphs.needs_ann(b)
             )
