@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -120,7 +121,16 @@ class Store:
         # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
         self.recovery: RecoveryReport | None = None
         if path is not None:
-            self._open_from_disk(path)
+            # Opening allocates objects (the manifest's entries, dormant namespaces, id maps) and
+            # frees almost none: the collector's passes over them were half of parsing a 100,000
+            # namespace manifest. Nothing here makes reference cycles worth collecting meanwhile.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._open_from_disk(path)
+            finally:
+                if collecting:
+                    gc.enable()
         if config.background:
             # Separate threads: a long HNSW build must not hold back the next checkpoint, or the
             # memtable (searched exactly) would grow far past its size limit meanwhile.
