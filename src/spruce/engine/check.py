@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from spruce.engine.checked_json import dump_checked, load_checked
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir
-from spruce.engine.manifest import MANIFEST_FORMAT, MANIFEST_VERSION
+from spruce.engine.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, MANIFEST_VERSION_PACKS
+from spruce.engine.pack import pack_dir_name, verify_pack
 from spruce.engine.recovery import read_recovery_log
 from spruce.engine.segment import verify_segment
 from spruce.engine.wal import analyse, list_files
@@ -46,15 +47,34 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     path = index_dir / MANIFEST
     if not path.exists():
         return None
-    return load_checked(path.read_bytes(), MANIFEST_FORMAT, (MANIFEST_VERSION,), path, (1,))
+    return load_checked(
+        path.read_bytes(), MANIFEST_FORMAT, (MANIFEST_VERSION, MANIFEST_VERSION_PACKS), path, (1,)
+    )
 
 
 def _segments(manifest: dict[str, Any]) -> list[tuple[str, int, str | None]]:
+    """(namespace, block id, bitmap) of the blocks stored as segments of their own."""
     return [
-        (ns, int(block_id), alive)
+        (ns, int(s[0]), s[1])
         for ns, entry in manifest["namespaces"].items()
-        for block_id, alive in entry["segments"]
+        for s in entry["segments"]
+        if len(s) == 2
     ]
+
+
+def _packs(manifest: dict[str, Any]) -> dict[int, str | None]:
+    return {int(pid): alive for pid, alive in manifest.get("packs", {}).items()}
+
+
+def _damaged_packs(index_dir: Path, manifest: dict[str, Any]) -> dict[int, str]:
+    """Pack id -> why, for every pack the manifest names that fails its checksums."""
+    out: dict[int, str] = {}
+    for pid, alive in _packs(manifest).items():
+        try:
+            verify_pack(index_dir / "segments" / pack_dir_name(pid), alive)
+        except CorruptionError as exc:
+            out[pid] = str(exc)
+    return out
 
 
 def check_index(index_dir: Path) -> list[Problem]:
@@ -73,6 +93,8 @@ def check_index(index_dir: Path) -> list[Problem]:
                 verify_segment(seg_dir, alive)
             except CorruptionError as exc:
                 problems.append(Problem("error", seg_dir, str(exc)))
+        for pid, reason in _damaged_packs(index_dir, manifest).items():
+            problems.append(Problem("error", index_dir / "segments" / pack_dir_name(pid), reason))
     wal_dir = index_dir / "wal"
     if wal_dir.is_dir():
         files = list_files(wal_dir)
@@ -139,10 +161,32 @@ def set_aside_damaged_segments(index_dir: Path) -> list[str]:
             f"segment {block_id} of namespace {ns!r} ({rows} rows, deleted ones included) moved to "
             f"{target}: {reason}"
         )
+    for pid, reason in _damaged_packs(index_dir, manifest).items():
+        # A pack holds blocks of many namespaces: all of them go, each reported.
+        pack_dir = index_dir / "segments" / pack_dir_name(pid)
+        aside.mkdir(exist_ok=True)
+        target = aside / pack_dir_name(pid)
+        n = 1
+        while target.exists():
+            target = aside / f"{pack_dir_name(pid)}-{n}"
+            n += 1
+        if pack_dir.exists():
+            os.replace(pack_dir, target)
+        for ns, entry in manifest["namespaces"].items():
+            gone = [s for s in entry["segments"] if len(s) > 2 and int(s[2]) == pid]
+            entry["segments"] = [s for s in entry["segments"] if not (len(s) > 2 and int(s[2]) == pid)]
+            lost.extend(
+                f"block {int(s[0])} of namespace {ns!r} (in pack {pid}) moved to {target}: {reason}"
+                for s in gone
+            )
+        del manifest["packs"][str(pid)]
     if lost:
         fsync_dir(index_dir / "segments")
         fields = {k: v for k, v in manifest.items() if k not in ("format", "version")}
-        atomic_write_bytes(index_dir / MANIFEST, dump_checked(MANIFEST_FORMAT, MANIFEST_VERSION, fields))
+        version = MANIFEST_VERSION_PACKS if fields.get("packs") else MANIFEST_VERSION
+        if version == MANIFEST_VERSION:
+            fields.pop("packs", None)
+        atomic_write_bytes(index_dir / MANIFEST, dump_checked(MANIFEST_FORMAT, version, fields))
     return lost
 
 

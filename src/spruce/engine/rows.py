@@ -66,7 +66,7 @@ class RowBlock:
             grown[: len(alive)] = alive
             alive = grown
         self.alive: BoolArray = alive
-        self.live_count = int(alive[:n].sum())
+        self.live_count = int(np.count_nonzero(alive[:n]))
         self.sealed = sealed
         self.sealed_at = 0.0  # time.monotonic() at sealing; 0 for blocks opened from disk
         self.ann: AnnIndex | None = None
@@ -75,6 +75,7 @@ class RowBlock:
         self.persisted = False
         # A segment's stored id hashes (id_index.HASH_FILE), until the namespace's id index takes them.
         self.id_hashes: np.ndarray | None = None
+        self.pack_id: int | None = None  # the pack (engine/pack.py) this sealed block lives in, if any
         self._columns_lock = threading.Lock()
 
     # -- writes (memtable only) -------------------------------------------------------------------

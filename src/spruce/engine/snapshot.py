@@ -99,14 +99,22 @@ def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> Snapsho
         if frozen.manifest is not None:
             entries.append(_write(dest, "manifest.json", frozen.manifest))
             manifest = orjson.loads(frozen.manifest)
-            for namespace in manifest["namespaces"].values():
-                for block_id, alive_file in namespace["segments"]:
-                    rel = f"segments/{block_id:012d}"
-                    copied = _copy_segment(frozen.root / rel, dest / rel, rel, alive_file, cache)
-                    for entry, was_linked in copied:
-                        entries.append(entry)
-                        if was_linked:
-                            linked += entry[1]
+            # A pack (engine/pack.py) is copied once, like a segment, with the bitmap the manifest names.
+            dirs = [
+                (f"segments/{int(s[0]):012d}", s[1])
+                for namespace in manifest["namespaces"].values()
+                for s in namespace["segments"]
+                if len(s) == 2
+            ]
+            dirs += [
+                (f"segments/pack-{int(pid):012d}", alive) for pid, alive in manifest.get("packs", {}).items()
+            ]
+            for rel, alive_file in dirs:
+                copied = _copy_segment(frozen.root / rel, dest / rel, rel, alive_file, cache)
+                for entry, was_linked in copied:
+                    entries.append(entry)
+                    if was_linked:
+                        linked += entry[1]
         entries.append(_write_wal(dest, frozen.checkpoint_lsn, frozen.lsn, frozen.frames))
         lsn, namespaces = frozen.lsn, dict(frozen.namespaces)
         checkpoint_lsn = frozen.checkpoint_lsn

@@ -14,7 +14,9 @@ Directory layout: `wal/` (see wal.py), `segments/<block>/` (see segment.py), `ma
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -29,10 +31,12 @@ from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
 from spruce.engine.buffers import POOL
 from spruce.engine.compaction import compact_namespace, compact_namespaces
+from spruce.engine.dormant import Dormant, dormant
 from spruce.engine.fsutil import fsync_dir, one_sync_for
 from spruce.engine.graphs import GRAPH_FILE, GraphKeeper
 from spruce.engine.maintenance import Scheduler, Worker, wait_all_idle
 from spruce.engine.manifest import (
+    BlockRef,
     Manifest,
     read_manifest,
     remove_unnamed,
@@ -41,6 +45,8 @@ from spruce.engine.manifest import (
     write_manifest,
 )
 from spruce.engine.namespace import Namespace
+from spruce.engine.pack import PACK_MAX_ROWS, Packs, pack_dir_name
+from spruce.engine.packing import PackCheckpoint
 from spruce.engine.recovery import record_recovery
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
@@ -82,6 +88,8 @@ class Store:
         self._lock = threading.RLock()
         self._maintenance = threading.Lock()  # one checkpoint or compaction at a time
         self._namespaces: dict[str, Namespace] = {}
+        # Opened from a pack but not built yet (dormant.py): woken by the first access that names one.
+        self._dormant: dict[str, Dormant] = {}
         self._next_block = 1
         self._applied_lsn = 0
         self._manifest_lsn = 0  # WAL position the manifest on disk covers
@@ -105,13 +113,24 @@ class Store:
         )
         self._compacting = threading.Lock()  # one compaction at a time
         self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
+        self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
+        self._sorted_names: list[str] | None = None  # for paging 100,000 namespaces without a sort a page
         # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
         # were undone before it (it did not exist then) and must not be replayed onto it.
         self._replay_floor: dict[str, int] = {}
         # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
         self.recovery: RecoveryReport | None = None
         if path is not None:
-            self._open_from_disk(path)
+            # Opening allocates objects (the manifest's entries, dormant namespaces, id maps) and
+            # frees almost none: the collector's passes over them were half of parsing a 100,000
+            # namespace manifest. Nothing here makes reference cycles worth collecting meanwhile.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._open_from_disk(path)
+            finally:
+                if collecting:
+                    gc.enable()
         if config.background:
             # Separate threads: a long HNSW build must not hold back the next checkpoint, or the
             # memtable (searched exactly) would grow far past its size limit meanwhile.
@@ -143,10 +162,30 @@ class Store:
 
     def _ns(self, name: str, create: bool) -> Namespace | None:
         ns = self._namespaces.get(name)
+        if ns is None and name in self._dormant:
+            ns = self._wake(name)
         if ns is None and create:
             ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
             self._namespaces[name] = ns
+            self._sorted_names = None
         return ns
+
+    def _wake(self, name: str) -> Namespace:
+        d = self._dormant.pop(name)
+        ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
+        ns.explicit = d.explicit
+        ns.add_sealed(self.packs.by_id[d.ref.pack_id].block(d.ref.block_id))
+        self._namespaces[name] = ns
+        return ns
+
+    def _layout(self) -> dict[str, tuple[bool, list[BlockRef]]]:
+        """Every namespace's blocks as the manifest records them (dormant ones by their stand-in)."""
+        layout: dict[str, tuple[bool, list[BlockRef]]] = {
+            name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()
+        }
+        for name, d in self._dormant.items():
+            layout[name] = (d.explicit, [d.ref])
+        return layout
 
     def _open_from_disk(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -156,13 +195,29 @@ class Store:
         self._next_block = manifest.next_block_id
         self._checkpoint_seq = manifest.seq
         live_dirs: set[str] = set()
+        segments = path / "segments"
         for name, entry in manifest.namespaces.items():
+            if entry.replay_after > checkpoint_lsn:
+                self._replay_floor[name] = entry.replay_after
+            if len(entry.segments) == 1 and entry.segments[0][0] in entry.packed:
+                # One packed block: stays dormant (no Namespace until something names it).
+                only = entry.segments[0][0]
+                pid = entry.packed[only]
+                pack = self.packs.open(segments, pid, manifest.packs.get(pid))
+                live_dirs.add(pack_dir_name(pid))
+                self._dormant[name] = dormant(pack, only, entry.explicit)
+                continue
             ns = self._ns(name, create=True)
             assert ns is not None
             ns.explicit = entry.explicit
-            if entry.replay_after > checkpoint_lsn:
-                self._replay_floor[name] = entry.replay_after
             for block_id, alive_file in entry.segments:
+                pack_id = entry.packed.get(block_id)
+                if pack_id is not None:
+                    # One open (checksums, one Arrow reader) per pack, not per block.
+                    pack = self.packs.open(segments, pack_id, manifest.packs.get(pack_id))
+                    live_dirs.add(pack_dir_name(pack_id))
+                    ns.add_sealed(pack.block(block_id))
+                    continue
                 seg_dir = segment_dir(path, block_id)
                 live_dirs.add(seg_dir.name)
                 block = read_segment(seg_dir, block_id, alive_file)
@@ -172,6 +227,8 @@ class Store:
                 if ann_path.exists() and graph_trusted(seg_dir):
                     block.ann = AnnIndex.load(ann_path, self.metric)
                 ns.add_sealed(block)
+        for pack in self.packs.by_id.values():
+            pack.ids = []  # each block holds its own slice
         remove_unnamed(path, live_dirs)
         wal, report = Wal.open(
             path / "wal",
@@ -220,8 +277,12 @@ class Store:
             ns.explicit = True
 
     def _drop(self, name: str) -> None:
+        if self._dormant.pop(name, None) is not None:
+            self._sorted_names = None
+            return
         ns = self._namespaces.pop(name, None)
         if ns is not None:
+            self._sorted_names = None
             ns.delete_all()
 
     def _write(self, payload: bytes, op: codec.Op) -> None:
@@ -253,7 +314,7 @@ class Store:
             self._request_checkpoint()
 
     def _needs_checkpoint(self, namespace: str) -> bool:
-        ns = self._namespaces.get(namespace)
+        ns = self._ns(namespace, create=False)
         if ns is not None and ns.memtable.n >= self.config.memtable_max_rows:
             return True
         return self._wal is not None and self._wal.size_bytes > _WAL_CHECKPOINT_BYTES
@@ -285,7 +346,7 @@ class Store:
         `select` runs under the lock, so no other write interleaves between the read and the write.
         """
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             records = select(ns)
@@ -298,7 +359,7 @@ class Store:
 
     def delete_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             ids = [block.ids[row] for block, row in ns.matching(flt)]
@@ -312,15 +373,41 @@ class Store:
     # -- reads ------------------------------------------------------------------------------------
     def namespace_counts(self) -> dict[str, int]:
         with self._lock:
-            return {name: ns.count for name, ns in self._namespaces.items()}
+            return self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        counts = {name: ns.count for name, ns in self._namespaces.items()}
+        counts.update((name, d.count) for name, d in self._dormant.items())
+        return counts
+
+    def namespace_page(
+        self, prefix: str, after: str | None, limit: int
+    ) -> tuple[list[tuple[str, int]], bool, int]:
+        """Up to `limit` (name, count) in name order after `after`, among names starting with
+        `prefix`; whether more follow; how many names have the prefix. Bisects a sorted list kept
+        until a namespace appears or goes, so a page costs its own size, not a sort of them all."""
+        with self._lock:
+            names = self._sorted_names
+            if names is None:
+                names = self._sorted_names = sorted([*self._namespaces, *self._dormant])
+            lo = bisect.bisect_left(names, prefix)
+            # Names with the prefix are one run from `lo`: bisect for its end on a monotone key.
+            hi = bisect.bisect_left(names, True, lo, key=lambda n: not n.startswith(prefix))
+            start = max(lo, bisect.bisect_right(names, after)) if after is not None else lo
+            page = names[start : min(start + limit, hi)]
+            return [(n, self._count(n)) for n in page], start + limit < hi, hi - lo
 
     def has_namespace(self, namespace: str) -> bool:
         with self._lock:
-            return namespace in self._namespaces
+            return namespace in self._namespaces or namespace in self._dormant
+
+    def _count(self, name: str) -> int:
+        ns = self._namespaces.get(name)
+        return ns.count if ns is not None else self._dormant[name].count
 
     def count_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
             if flt is None:
@@ -329,7 +416,7 @@ class Store:
 
     def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Record]:
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return {}
             out: dict[str, Record] = {}
@@ -342,14 +429,14 @@ class Store:
     def with_namespace(self, namespace: str, fn: Callable[[Namespace | None], Any]) -> Any:
         """Run `fn` on the namespace under the lock (for paging reads that need a consistent view)."""
         with self._lock:
-            return fn(self._namespaces.get(namespace))
+            return fn(self._ns(namespace, create=False))
 
     def query(
         self, namespace: str, spec: QuerySpec, flt: Any, include_values: bool, include_metadata: bool
     ) -> list[Match]:
         with self._lock:
             self._check_open()
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             if ns is None:
                 return []
             views = ns.views(flt)
@@ -422,6 +509,11 @@ class Store:
                     if sealed is not None:
                         sealed.sealed_at = self.scheduler.clock()
                         new_blocks.append(sealed)
+                # Small blocks of many namespaces go into one pack (engine/packing.py).
+                plan = PackCheckpoint.plan(
+                    self.packs, self.dimension, self._namespaces, new_blocks, self._packable, self._block_id
+                )
+                new_blocks = plan.segment_blocks
                 assert self._wal is not None
                 self._wal.rotate()
                 self._checkpoint_seq += 1
@@ -430,31 +522,37 @@ class Store:
                     (b, b.alive[: b.n].copy())
                     for ns in self._namespaces.values()
                     for b in ns.sealed
-                    if b.alive_dirty or not b.persisted
+                    if (b.alive_dirty or not b.persisted) and not plan.handles(b)
                 ]
                 for b, _ in dirty:
                     b.alive_dirty = False
-                layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
+                layout = self._layout()
             assert self.path is not None
             root = self.path / "segments"
             try:
                 alive_files: dict[int, str] = {}
                 # Many files (many small namespaces): one syncfs for all of them before the manifest.
-                many = len(new_blocks) + len(dirty) >= _ONE_SYNC_MIN_FILES
+                many = (
+                    len(new_blocks) + len(dirty) + len(plan.dirty_packs) + len(plan.blocks)
+                    >= _ONE_SYNC_MIN_FILES
+                )
                 with one_sync_for(root) if many else contextlib.nullcontext():
+                    plan.write(root, seq)
                     for block in new_blocks:
                         write_segment(root, block)
                     for block, alive in dirty:
                         alive_files[block.block_id] = write_alive(
                             root / f"{block.block_id:012d}", alive, block.n, seq
                         )
-                self._write_manifest(layout, lsn, alive_files)
+                layout = plan.layout(layout)
+                self._write_manifest(layout, lsn, alive_files, plan)
             except BaseException:
                 # Nothing was committed: the WAL still holds it all. The next checkpoint must write
                 # these bitmaps again, or deletions would come back once the WAL is truncated.
                 with self._lock:
                     for b, _ in dirty:
                         b.alive_dirty = True
+                    plan.failed()
                 raise
             with self._lock:
                 for block in new_blocks:
@@ -470,14 +568,24 @@ class Store:
                 # dropped since the snapshot still has its blocks named in the manifest just written.
                 for block, _ in dirty:
                     block.alive_file = alive_files[block.block_id]
+                plan.install(self._namespaces)
             self._wal.truncate_before(lsn + 1)
             self._sweep_alive_files(layout)
         self._after_seal(new_blocks)
 
+    def _packable(self, rows: int) -> bool:
+        """Whether a block of this many rows is small enough for a pack: searched exactly (no graph)."""
+        return rows <= PACK_MAX_ROWS and (not self.dimension or rows < self.config.ann_min_rows)
+
     def _write_manifest(
-        self, layout: dict[str, tuple[bool, list[RowBlock]]], lsn: int, alive_files: dict[int, str]
+        self,
+        layout: dict[str, tuple[bool, list[BlockRef]]],
+        lsn: int,
+        alive_files: dict[int, str],
+        plan: PackCheckpoint | None = None,
     ) -> None:
         assert self.path is not None
+        blocks = [b for _, bs in layout.values() for b in bs]
         write_manifest(
             self.path,
             seq=self._checkpoint_seq,
@@ -486,12 +594,19 @@ class Store:
             layout=layout,
             alive_files=alive_files,
             replay_floor=self._replay_floor,
+            packs=plan.pack_files(blocks) if plan is not None else self.packs.alive_files(blocks),
+            pack_of=plan.pack_of() if plan is not None else None,
         )
         self._manifest_lsn = lsn
 
-    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[RowBlock]]]) -> None:
+    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[BlockRef]]]) -> None:
         assert self.path is not None
-        sweep(self.path, layout, self._pending_dirs)
+        blocks = [b for _, bs in layout.values() for b in bs]
+        with self._lock:
+            packs = self.packs.alive_files(blocks)
+        sweep(self.path, layout, self._pending_dirs, packs)
+        with self._lock:
+            self.packs.keep_only(packs)
 
     def _after_seal(self, blocks: Sequence[RowBlock]) -> None:
         """Index and compact newly sealed blocks: in the background, or here without a worker."""
@@ -620,7 +735,7 @@ class Store:
     def commit_layout(self) -> None:
         """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
         with self._lock:
-            layout = {name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()}
+            layout = self._layout()
             lsn_manifest = self._manifest_lsn
         self._write_manifest(layout, lsn_manifest, {})
         self._sweep_alive_files(layout)
@@ -646,7 +761,7 @@ class Store:
                     checkpoint_lsn=self._manifest_lsn,
                     lsn=self._applied_lsn,
                     frames=self._wal.replay(after_lsn=self._manifest_lsn),
-                    namespaces={name: ns.count for name, ns in self._namespaces.items()},
+                    namespaces=self._counts(),
                 )
             yield frozen
 
@@ -688,7 +803,7 @@ class Store:
             with self._maintenance:
                 with self._lock:
                     self._check_open()
-                    if name in self._namespaces:
+                    if name in self._namespaces or name in self._dormant:
                         raise AlreadyExistsError(f"namespace {name!r} already exists")
                 for seg in segments:
                     final = root / f"{seg.block_id:012d}"
@@ -700,7 +815,7 @@ class Store:
                     blocks.append(block)
                 fsync_dir(root)
                 with self._lock:
-                    if name in self._namespaces:
+                    if name in self._namespaces or name in self._dormant:
                         raise AlreadyExistsError(f"namespace {name!r} was written to during the import")
                     ns = self._ns(name, create=True)
                     assert ns is not None
@@ -708,13 +823,14 @@ class Store:
                         ns.add_sealed(block)
                     count = ns.count
                     self._replay_floor[name] = self._applied_lsn
-                    layout = {n: (x.explicit, list(x.sealed)) for n, x in self._namespaces.items()}
+                    layout = self._layout()
                     lsn = self._manifest_lsn
                 try:
                     self._write_manifest(layout, lsn, {})
                 except BaseException:
                     with self._lock:
                         self._namespaces.pop(name, None)
+                        self._sorted_names = None
                     raise
         except BaseException:
             for seg in segments:
@@ -728,7 +844,7 @@ class Store:
     def graphs_ready(self, namespace: str) -> bool:
         """Whether every sealed segment of the namespace that should have an HNSW graph has one."""
         with self._lock:
-            ns = self._namespaces.get(namespace)
+            ns = self._ns(namespace, create=False)
             return ns is None or not any(self.graphs.needs_ann(b) for b in ns.sealed)
 
     def stats(self) -> StoreStats:
@@ -744,7 +860,13 @@ class Store:
                     segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
                 )
                 for name, ns in sorted(self._namespaces.items())
+            ) + tuple(
+                NamespaceStorage(
+                    name=name, records=d.count, segments=1, memtable_rows=0, segments_with_graph=0
+                )
+                for name, d in sorted(self._dormant.items())
             )
+            namespaces = tuple(sorted(namespaces, key=lambda s: s.name))
             pending = sum(
                 1 for ns in self._namespaces.values() for b in ns.sealed if self.graphs.needs_ann(b)
             )

@@ -306,14 +306,9 @@ class IndexService:
     ) -> tuple[list[NamespaceInfo], str | None, int]:
         v.check_limit(limit, v.MAX_LIST_LIMIT)
         after = decode_token(pagination_token)
-        counts = self.store.namespace_counts()
-        names = sorted(n for n in counts if not prefix or n.startswith(prefix))
-        total = len(names)
-        if after is not None:
-            names = [n for n in names if n > after]
-        page = names[:limit]
-        token = encode_token(page[-1]) if len(names) > limit else None
-        return [NamespaceInfo(n, counts[n]) for n in page], token, total
+        page, more, total = self.store.namespace_page(prefix or "", after, limit)
+        token = encode_token(page[-1][0]) if more and page else None
+        return [NamespaceInfo(n, count) for n, count in page], token, total
 
     def describe_namespace(self, name: str) -> NamespaceInfo:
         v.check_namespace(name)
