@@ -31,7 +31,7 @@ from typing import Any
 
 import faiss
 import numpy as np
-from datasets import clustered, exact_top_k, glove
+from datasets import clustered, exact_top_k, glove, text
 
 from spruce.config import EngineConfig
 
@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENVS = ROOT / ".bench-venvs"
 PEERS = ("chroma", "lancedb", "milvus-lite", "qdrant-local")
+SDK = ("spruce-rest", "spruce-grpc")  # Spruce through the pinecone SDK against `spruce serve`
 TOP_K = 10
 
 
@@ -47,7 +48,7 @@ def log(msg: str) -> None:
 
 
 def python_for(system: str) -> str:
-    if system == "spruce":
+    if system.startswith("spruce"):
         return sys.executable
     venv = VENVS / system
     stamp = venv / ".installed"
@@ -63,7 +64,7 @@ def python_for(system: str) -> str:
 
 def run(system: str, phase: str, data: Path, directory: Path, timeout: float) -> dict[str, Any] | None:
     cmd = [python_for(system), str(HERE / "peers_runner.py"), system, phase, str(data), str(directory)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system == "spruce" else "")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system.startswith("spruce") else "")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -156,7 +157,9 @@ def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: dict[str, Any]) -> None:
     print(
         f"\nPeers, {args.data} {args.n:,} x {args.dim}, {args.queries} queries, {args.rounds} query rounds "
-        f"interleaved -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores"
+        f"interleaved -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"load average (1/5/15 min) at start {'/'.join(f'{x:.1f}' for x in args.load[0])}, "
+        f"at end {'/'.join(f'{x:.1f}' for x in args.load[-1])}"
     )
     head = (
         "system",
@@ -180,6 +183,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
         at95, at99 = narrowest(q, 0.95), narrowest(q, 0.99)
         f1, f10 = q["filtered_at_defaults"]["10"], q["filtered_at_defaults"]["100"]
         name = system + (f" (subset {r['n']:,})" if r["n"] != args.n else "")
+        if r["ingest_n"] != r["n"]:
+            name += f" (ingest: {r['ingest_n']:,})"
         rows.append(
             (
                 name,
@@ -229,7 +234,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
     )
     s99 = narrowest(s, 0.99)
     peers99 = [
-        (p, narrowest(results[p]["query"], 0.99)) for p in results if p != "spruce" and "query" in results[p]
+        (p, narrowest(results[p]["query"], 0.99)) for p in results if p in PEERS and "query" in results[p]
     ]
     best = max(((p, x) for p, x in peers99 if x), key=lambda t: t[1]["qps"], default=None)
     if s99 and best:
@@ -238,7 +243,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
             f"{s99['qps'] / best[1]['qps']:.2f} (target >= 2)"
         )
     ingest = [
-        (p, results[p]["ingest"]["ingest_vps"]) for p in results if p != "spruce" and "ingest" in results[p]
+        (p, results[p]["ingest"]["ingest_vps"]) for p in results if p in PEERS and "ingest" in results[p]
     ]
     if ingest:
         p, v = max(ingest, key=lambda t: t[1])
@@ -255,19 +260,31 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", choices=["clustered", "glove"], default="clustered")
+    ap.add_argument("--data", choices=["clustered", "glove", "text"], default="clustered")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--systems", default="spruce," + ",".join(PEERS))
+    ap.add_argument("--systems", default=",".join(("spruce", *SDK, *PEERS)))
     ap.add_argument("--qdrant-max", type=int, default=20_000)
+    ap.add_argument(
+        "--sdk-ingest-max",
+        type=int,
+        default=20_000,
+        help="rows the SDK variants ingest into their own server (their queries use spruce's full data)",
+    )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per phase of one system")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    ds = glove(args.n, args.queries) if args.data == "glove" else clustered(args.n, args.dim, args.queries)
+    if args.data == "glove":
+        ds = glove(args.n, args.queries)
+    elif args.data == "text":
+        ds = text(args.n, args.queries, log=log)
+    else:
+        ds = clustered(args.n, args.dim, args.queries)
+    args.load = [os.getloadavg()]
     args.dim = ds.dim
     scratch = Path(tempfile.mkdtemp(prefix="spruce-peers-", dir=args.dir))
     results: dict[str, dict[str, Any]] = {}
@@ -281,18 +298,34 @@ def main() -> None:
             m = args.qdrant_max
             write_data(sub, ds.vectors[:m], ds.queries, ds.buckets[:m])
             files["qdrant-local"], sizes["qdrant-local"] = sub, m
+        ingest_files = dict(files)
+        if any(s in systems for s in SDK) and ds.n > args.sdk_ingest_max:
+            sub = scratch / "sdk-subset.npz"
+            m = args.sdk_ingest_max
+            write_data(sub, ds.vectors[:m], ds.queries, ds.buckets[:m])
+            ingest_files |= {s: sub for s in SDK}
         for system in systems:
             log(f"{system}: ingest")
-            res = run(system, "ingest", files[system], scratch / system, args.timeout)
-            results[system] = {"n": sizes[system]} | ({"ingest": res} if res else {})
+            res = run(system, "ingest", ingest_files[system], scratch / system, args.timeout)
+            results[system] = {"n": sizes[system], "ingest_n": len(np.load(ingest_files[system])["buckets"])}
+            results[system] |= {"ingest": res} if res else {}
             log(f"{system}: {res}")
+        # The SDK variants query the embedded run's full data through a server (same files, so the
+        # transport is the only difference); without it, they query what they ingested.
+        query_dirs = {s: scratch / s for s in systems}
+        for s in SDK:
+            if s in systems and "ingest" in results.get("spruce", {}):
+                query_dirs[s] = scratch / "spruce"
+            elif s in systems:
+                files[s] = ingest_files[s]
+                results[s]["n"] = results[s]["ingest_n"]
         rounds: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
         for r in range(args.rounds):
             for system in systems:
                 if "ingest" not in results[system]:
                     continue
                 log(f"round {r + 1}: {system} queries")
-                res = run(system, "query", files[system], scratch / system, args.timeout)
+                res = run(system, "query", files[system], query_dirs[system], args.timeout)
                 if res:
                     rounds[system].append(res)
         for system in systems:
@@ -300,6 +333,7 @@ def main() -> None:
                 results[system]["query"] = median_rounds(rounds[system])
         log("limits: faiss HNSW and numpy")
         lim = limits(ds.vectors, ds.queries, np.load(full)["truth"])
+        args.load.append(os.getloadavg())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report(args, results, lim)
