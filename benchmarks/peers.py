@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,14 +66,20 @@ def python_for(system: str) -> str:
 def run(system: str, phase: str, data: Path, directory: Path, timeout: float) -> dict[str, Any] | None:
     cmd = [python_for(system), str(HERE / "peers_runner.py"), system, phase, str(data), str(directory)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system.startswith("spruce") else "")
+    # Its own process group, so a timeout also ends a server the runner started.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         log(f"{system} {phase}: timed out after {timeout:.0f} s")
         return None
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
-        log(f"{system} {phase} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        log(f"{system} {phase} failed ({proc.returncode}):\n{stderr[-3000:]}")
         return None
     return dict(json.loads(line[len("RESULT ") :]))
 

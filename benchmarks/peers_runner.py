@@ -421,7 +421,10 @@ def main() -> None:
             "rss_mib": adapter.rss_mib(),
         }
     else:
-        result = run_query(adapter, data)
+        try:
+            result = run_query(adapter, data)
+        finally:
+            adapter.close()  # a server left running would hold the data directory's lock
     print("RESULT " + json.dumps(result), flush=True)
     os._exit(0)  # some clients' background threads would otherwise hold the process open
 
