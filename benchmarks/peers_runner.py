@@ -218,7 +218,13 @@ class Chroma(Adapter):
         self.col.query(query_embeddings=[np.zeros(self.dim, dtype=np.float32) + 0.1], n_results=1)
 
     def set_width(self, width: int | None) -> None:
+        # The loaded index keeps the ef it was opened with (chromadb 1.5.9): modify() only changes the
+        # stored configuration, so the client is dropped from chromadb's cache and opened again.
+        from chromadb.api.client import SharedSystemClient
+
         self.col.modify(configuration={"hnsw": {"ef_search": width or 100}})
+        SharedSystemClient.clear_system_cache()
+        self.open()
 
     def query(self, q: np.ndarray, below: int | None) -> list[int]:
         where = None if below is None else {"bucket": {"$lt": below}}
