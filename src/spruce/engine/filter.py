@@ -364,6 +364,10 @@ class MetadataColumns:
     def __len__(self) -> int:
         return self._n
 
+    def field(self, name: str) -> FieldColumns | None:
+        """One field's typed columns (None: no row has the field); callers must not modify them."""
+        return self._fields.get(name)
+
     def append(self, metadata: Mapping[str, Any] | None) -> None:
         self.extend((metadata,))
 

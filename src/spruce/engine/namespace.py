@@ -139,6 +139,7 @@ class Namespace:
             if n == 0 or block.live_count == 0:
                 continue
             alive = block.alive[:n]
+            rows = None
             if flt is None:
                 count = block.live_count
                 unfiltered = count == n
@@ -146,9 +147,20 @@ class Namespace:
                 # after the lock is released cannot change what this query sees.
                 allowed = alive if unfiltered else alive.copy()
             else:
-                allowed = alive & block.filter_mask(flt, n)
-                count = int(np.count_nonzero(allowed))
                 unfiltered = False
+                selection = block.select(flt, n)
+                if selection is not None and selection.rows is not None:
+                    # O(matching rows): the sorted index's rows, alive ones only (a fresh array
+                    # unless all are alive: the index's own arrays are read-only).
+                    rows = selection.rows
+                    if block.live_count != n:
+                        rows = rows[alive[rows]]
+                    allowed = None
+                    count = len(rows)
+                else:
+                    mask = selection.mask if selection is not None else block.filter_mask(flt, n)
+                    allowed = alive & mask
+                    count = int(np.count_nonzero(allowed))
             out.append(
                 BlockView(
                     block_key=block.block_id,
@@ -160,6 +172,7 @@ class Namespace:
                     allowed_count=count,
                     all_alive_unfiltered=unfiltered,
                     ann=block.ann if block.sealed else None,
+                    rows=rows,
                 )
             )
         return out

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spruce.engine.buffers import POOL
-from spruce.engine.filter import MetadataColumns
+from spruce.engine.filter import And, Compare, Exists, InSet, MetadataColumns, Or
+from spruce.engine.meta_index import MetaIndex, Selection
 from spruce.engine.sparse import SparseRows
 from spruce.types import BoolArray, FloatArray, Metadata, Record
 
@@ -73,6 +74,7 @@ class RowBlock:
         self.alive_file: str | None = None
         self.persisted = False
         self._columns_lock = threading.Lock()
+        self._meta_index: MetaIndex | None = None
 
     # -- writes (memtable only) -------------------------------------------------------------------
     def _reserve(self, need: int) -> None:
@@ -163,6 +165,22 @@ class RowBlock:
                     cols = MetadataColumns.from_rows(self.metadata[: self.n])
                     self._columns = cols
         return cols
+
+    def select(self, flt: Any, n: int) -> Selection | None:
+        """A sealed block's rows matching a plain filter, from its sorted indexes (alive-ness not
+        applied); None where that does not apply (memtables, row predicates): use `filter_mask`."""
+        if not self.sealed or n != self.n or not isinstance(flt, Compare | InSet | Exists | And | Or):
+            return None
+        index = self._meta_index
+        if index is None:
+            columns = self.columns()
+            if len(columns) != n:
+                return None
+            with self._columns_lock:
+                index = self._meta_index
+                if index is None:
+                    index = self._meta_index = MetaIndex(columns)
+        return index.select(flt)
 
     def filter_mask(self, flt: Any, n: int) -> BoolArray:
         """Rows among the first `n` that the parsed filter allows (alive-ness not applied)."""

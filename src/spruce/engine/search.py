@@ -48,10 +48,24 @@ class BlockView:
     dense: FloatArray
     sq_norms: FloatArray
     sparse: SparseSnapshot
-    allowed: BoolArray
+    allowed: BoolArray | None  # None when `rows` says the same thing (built on demand: `mask()`)
     allowed_count: int
     all_alive_unfiltered: bool
     ann: AnnIndex | None
+    rows: IntArray | None = None  # the allowed rows ascending, when a block index produced them
+
+    def mask(self) -> BoolArray:
+        if self.allowed is None:
+            assert self.rows is not None
+            allowed = np.zeros(self.n, dtype=np.bool_)
+            allowed[self.rows] = True
+            self.allowed = allowed
+        return self.allowed
+
+    def allowed_rows(self) -> IntArray:
+        if self.rows is None:
+            self.rows = np.flatnonzero(self.mask()).astype(np.int64, copy=False)
+        return self.rows
 
 
 def score_rows(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> tuple[FloatArray, FloatArray]:
@@ -134,7 +148,7 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
     COUNTERS.searched(view.allowed_count, use_ann)
     if use_ann:
         assert view.ann is not None and spec.dense is not None
-        allowed = None if view.all_alive_unfiltered else view.allowed
+        allowed = None if view.all_alive_unfiltered else view.mask()
         rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
         # faiss returns them best first, scored in the metric's own convention.
         keys = -scores if spec.metric == "euclidean" else scores
@@ -146,10 +160,10 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
     if view.allowed_count * 4 >= view.n:
         # Most rows allowed: one contiguous mat-vec beats gathering rows one by one.
         scores, keys = score_rows(view, spec, None)
-        keys = np.where(view.allowed, keys, -np.inf).astype(np.float32)
+        keys = np.where(view.mask(), keys, -np.inf).astype(np.float32)
         order = _top(keys, min(spec.top_k, view.allowed_count))
         return order, scores[order], keys[order]
-    rows = np.flatnonzero(view.allowed).astype(np.int64, copy=False)
+    rows = view.allowed_rows()
     scores, keys = score_rows(view, spec, rows)
     order = _top(keys, spec.top_k)
     return rows[order], scores[order], keys[order]
