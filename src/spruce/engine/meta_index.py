@@ -29,6 +29,8 @@ from spruce.types import BoolArray, IntArray
 _WIDE: Final = 16
 # More `$in` values than this are answered by the column mask (one vectorised lookup) instead.
 _MAX_SLICES: Final = 64
+# The result cache of a small block may still hold this many rows (a few filters' worth).
+_MIN_CACHED_ROWS: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ def _union(parts: list[IntArray]) -> IntArray:
     if not parts:
         return _EMPTY
     if len(parts) == 1:
-        return parts[0]
+        return _frozen(parts[0].view())  # a list field's row list is the index itself: read-only
     return _frozen(np.unique(np.concatenate(parts)))
 
 
@@ -157,10 +159,25 @@ class MetaIndex:
         self._n = len(columns)
         self._fields: dict[str, _FieldIndex] = {}
         self._lock = threading.Lock()
+        # Narrow results by filter (parsed filters are hashable, and cached by the parser, so a
+        # repeated filter is one dict lookup), holding at most n row numbers in all.
+        self._results: dict[Filter, Selection] = {}
+        self._cached_rows = 0
 
     def select(self, f: Filter) -> Selection:
         """The rows matching `f`, exactly as `MetadataColumns.evaluate(f)` would mark them."""
-        return self._select(f)
+        hit = self._results.get(f)
+        if hit is not None:
+            return hit
+        out = self._select(f)
+        if out.rows is not None:
+            with self._lock:
+                if self._cached_rows + len(out.rows) > max(self._n, _MIN_CACHED_ROWS):
+                    self._results.clear()
+                    self._cached_rows = 0
+                self._results[f] = out
+                self._cached_rows += len(out.rows)
+        return out
 
     def _field(self, name: str) -> _FieldIndex | None:
         index = self._fields.get(name)
