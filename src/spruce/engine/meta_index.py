@@ -114,17 +114,17 @@ class _FieldIndex:
 
     def equal_any(self, f: InSet | Compare) -> list[IntArray] | None:
         """Ascending row lists whose union is the rows equal to any value; None: too many values."""
-        if isinstance(f, Compare):
-            v = f.value
-            strings, numbers, bools = (
-                ((), (), (v,))
-                if isinstance(v, bool)
-                else ((), (v,), ())
-                if isinstance(v, float)
-                else ((v,), (), ())
-            )
-        else:
+        strings: tuple[str, ...] = ()
+        numbers: tuple[float, ...] = ()
+        bools: tuple[bool, ...] = ()
+        if isinstance(f, InSet):
             strings, numbers, bools = tuple(f.strings), tuple(f.numbers), tuple(f.bools)
+        elif isinstance(f.value, bool):
+            bools = (f.value,)
+        elif isinstance(f.value, float):
+            numbers = (f.value,)
+        else:
+            strings = (f.value,)
         if len(strings) + len(numbers) + len(bools) > _MAX_SLICES:
             return None
         parts: list[IntArray] = []

@@ -158,8 +158,8 @@ class Namespace:
                     allowed = None
                     count = len(rows)
                 else:
-                    mask = selection.mask if selection is not None else block.filter_mask(flt, n)
-                    allowed = alive & mask
+                    mask = selection.mask if selection is not None else None
+                    allowed = alive & (block.filter_mask(flt, n) if mask is None else mask)
                     count = int(np.count_nonzero(allowed))
             out.append(
                 BlockView(
@@ -173,6 +173,7 @@ class Namespace:
                     all_alive_unfiltered=unfiltered,
                     ann=block.ann if block.sealed else None,
                     rows=rows,
+                    inv_norms=block.inv_norms(),
                 )
             )
         return out

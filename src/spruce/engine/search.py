@@ -55,6 +55,7 @@ class BlockView:
     all_alive_unfiltered: bool
     ann: AnnIndex | None
     rows: IntArray | None = None  # the allowed rows ascending, when a block index produced them
+    inv_norms: FloatArray | None = None  # 1 / |row| of a sealed block (0 for zero rows)
 
     def mask(self) -> BoolArray:
         if self.allowed is None:
@@ -95,7 +96,7 @@ def _dots(view: BlockView, q: FloatArray, rows: IntArray | None) -> FloatArray:
         pin_query_thread()
         out = np.empty(len(rows), dtype=np.float32)
         index = np.ascontiguousarray(rows, dtype=np.int64)
-        faiss.fvec_inner_products_by_idx(
+        faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
             faiss.swig_ptr(out),
             faiss.swig_ptr(q),
             faiss.swig_ptr(dense),
@@ -114,7 +115,13 @@ def _score_rows(
     scores: FloatArray
     if spec.dense is not None and view.dense.shape[1]:
         scores = _dots(view, spec.dense, rows)
-        if spec.metric != "dotproduct":
+        if spec.metric == "cosine" and view.inv_norms is not None:
+            q_sq = spec.q_sq_norm
+            if q_sq > 0:  # a zero query has zero dot products: its scores are 0 already
+                inv = view.inv_norms[: view.n] if rows is None else np.take(view.inv_norms, rows)
+                scale = inv * np.float32(1.0 / np.sqrt(q_sq))
+                np.multiply(scores, scale, out=scores)
+        elif spec.metric != "dotproduct":
             norms = view.sq_norms[: view.n] if rows is None else np.take(view.sq_norms, rows)
             if spec.metric == "cosine":
                 # One sqrt and one masked divide in place: a zero norm (either side) leaves the dot
