@@ -74,39 +74,56 @@ class BlockView:
 def score_rows(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> tuple[FloatArray, FloatArray]:
     """(scores, rank keys) of `rows` (None: all n rows) of the block."""
     n = view.n if rows is None else len(rows)
-    if rows is None and n >= _BLAS_SINGLE_THREAD_ROWS:
+    if rows is None and n >= _BLAS_SINGLE_THREAD_ROWS and not _faiss_ok(view, spec):
         with single_threaded_blas():
             return _score_rows(view, spec, rows, n)
     return _score_rows(view, spec, rows, n)
 
 
-def _dots(view: BlockView, q: FloatArray, rows: IntArray | None) -> FloatArray:
-    if rows is None:
-        return np.asarray(view.dense[: view.n] @ q, dtype=np.float32)
-    dense = view.dense
-    if (
-        dense.dtype == np.float32
+def _faiss_ok(view: BlockView, spec: QuerySpec) -> bool:
+    dense, q = view.dense, spec.dense
+    return (
+        q is not None
+        and dense.dtype == np.float32
         and dense.flags.c_contiguous
-        and q.flags.c_contiguous
         and q.dtype == np.float32
-    ):
-        # Scores the rows where they lie: no gathered copy (which cost more than the dot products:
-        # 1k of 100k x 768 rows, 133 us gathered and multiplied, 81 us here) and no BLAS, so no
-        # single-thread toggle either. faiss runs it without the GIL.
-        pin_query_thread()
-        out = np.empty(len(rows), dtype=np.float32)
-        index = np.ascontiguousarray(rows, dtype=np.int64)
-        faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
-            faiss.swig_ptr(out),
-            faiss.swig_ptr(q),
-            faiss.swig_ptr(dense),
-            faiss.swig_ptr(index),
-            dense.shape[1],
-            1,
-            len(rows),
+        and q.flags.c_contiguous
+    )
+
+
+def _dots(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> FloatArray:
+    """Dot products of the query with `rows` (None: all n rows).
+
+    faiss' single-threaded SIMD kernels score the rows where they lie: no gathered copy (which cost
+    more than the dot products: 1k of 100k x 768 rows, 133 us gathered and multiplied, 81 us here),
+    no BLAS (whose thread pool must be limited to one per query, and entering that limit through
+    threadpoolctl cost ~10-17 us a query), and no GIL held while they run.
+    """
+    q = spec.dense
+    assert q is not None
+    dense = view.dense
+    if not _faiss_ok(view, spec):
+        mat = dense[: view.n] if rows is None else np.take(dense, rows, axis=0)
+        return np.asarray(mat @ q, dtype=np.float32)
+    pin_query_thread()
+    if rows is None:
+        out = np.empty(view.n, dtype=np.float32)
+        faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
+            faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(dense), dense.shape[1], view.n
         )
         return out
-    return np.asarray(np.take(dense, rows, axis=0) @ q, dtype=np.float32)
+    out = np.empty(len(rows), dtype=np.float32)
+    index = np.ascontiguousarray(rows, dtype=np.int64)
+    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
+        faiss.swig_ptr(out),
+        faiss.swig_ptr(q),
+        faiss.swig_ptr(dense),
+        faiss.swig_ptr(index),
+        dense.shape[1],
+        1,
+        len(rows),
+    )
+    return out
 
 
 def _score_rows(
@@ -114,7 +131,7 @@ def _score_rows(
 ) -> tuple[FloatArray, FloatArray]:
     scores: FloatArray
     if spec.dense is not None and view.dense.shape[1]:
-        scores = _dots(view, spec.dense, rows)
+        scores = _dots(view, spec, rows)
         if spec.metric == "cosine" and view.inv_norms is not None:
             q_sq = spec.q_sq_norm
             if q_sq > 0:  # a zero query has zero dot products: its scores are 0 already
