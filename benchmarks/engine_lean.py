@@ -3,7 +3,7 @@
     python benchmarks/engine.py --lean [--data glove] [--n 20000] [--dim 50] [--queries 500]
 
 Loads the data once (durable, then flushed so every segment has its graph), then measures, one query per
-call on one thread, in interleaved chunks of 50 queries so both sides see the same load:
+call on one thread, in interleaved chunks of 10 queries so both sides see the same load:
 
 - unfiltered at the defaults (calibrated ef, planner's choice) against numpy brute force over all rows
   (one mat-vec, argpartition, sort): target ratio >= 1.0;
@@ -38,7 +38,7 @@ from spruce.config import EngineConfig
 
 INDEX = "lean"
 TOP_K = 10
-CHUNK = 50
+CHUNK = 10
 ROUNDS = 3
 BATCH = 1_000
 
