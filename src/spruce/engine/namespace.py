@@ -139,7 +139,7 @@ class Namespace:
             if n == 0 or block.live_count == 0:
                 continue
             alive = block.alive[:n]
-            rows = None
+            rows = gathered = None
             if flt is None:
                 count = block.live_count
                 unfiltered = count == n
@@ -155,6 +155,8 @@ class Namespace:
                     rows = selection.rows
                     if block.live_count != n:
                         rows = rows[alive[rows]]
+                    else:
+                        gathered = block.hot_rows(flt, rows)
                     allowed = None
                     count = len(rows)
                 else:
@@ -174,6 +176,7 @@ class Namespace:
                     ann=block.ann if block.sealed else None,
                     rows=rows,
                     inv_norms=block.inv_norms(),
+                    gathered=gathered,
                 )
             )
         return out

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spruce.engine.buffers import POOL
-from spruce.engine.filter import And, Compare, Exists, InSet, MetadataColumns, Or
+from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
+from spruce.engine.hot_rows import HotRows
 from spruce.engine.meta_index import MetaIndex, Selection
 from spruce.engine.sparse import SparseRows
-from spruce.types import BoolArray, FloatArray, Metadata, Record
+from spruce.types import BoolArray, FloatArray, IntArray, Metadata, Record
 
 if TYPE_CHECKING:
     from spruce.engine.ann import AnnIndex
@@ -76,6 +77,7 @@ class RowBlock:
         self._columns_lock = threading.Lock()
         self._meta_index: MetaIndex | None = None
         self._inv_norms: FloatArray | None = None
+        self._hot: HotRows | None = None
 
     # -- writes (memtable only) -------------------------------------------------------------------
     def _reserve(self, need: int) -> None:
@@ -180,6 +182,16 @@ class RowBlock:
             inv.setflags(write=False)
             self._inv_norms = inv
         return inv
+
+    def hot_rows(self, flt: Filter, rows: IntArray) -> FloatArray | None:
+        """Contiguous vectors of a sealed block's filter rows, for a filter seen before (hot_rows.py)."""
+        hot = self._hot
+        if hot is None:
+            with self._columns_lock:
+                hot = self._hot
+                if hot is None:
+                    hot = self._hot = HotRows(self.dense, self.n)
+        return hot.get(flt, rows)
 
     def select(self, flt: Any, n: int) -> Selection | None:
         """A sealed block's rows matching a plain filter, from its sorted indexes (alive-ness not
