@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import spruce
 from spruce.config import EngineConfig
-from spruce.engine import meta_index
+from spruce.engine import hot_rows, meta_index
 from spruce.engine.compaction import compact_namespace
 from spruce.engine.filter import MetadataColumns, matches, parse_filter
 from spruce.engine.meta_index import MetaIndex
@@ -111,6 +111,24 @@ def test_result_cache_is_bounded() -> None:
     assert 0 < index._cached_rows <= 1000
 
 
+def test_hot_rows_copy_on_second_use_within_budget() -> None:
+    dense = np.arange(40 * 4, dtype=np.float32).reshape(40, 4)
+    hot = hot_rows.HotRows(dense, 40)  # budget: 10% of 40 rows = 4 rows
+    f1, f2, wide = parse_filter({"a": 1}), parse_filter({"a": 2}), parse_filter({"a": 3})
+    assert f1 is not None and f2 is not None and wide is not None
+    r1, r2 = np.array([1, 5, 9], dtype=np.int64), np.array([2, 3], dtype=np.int64)
+    assert hot.get(f1, r1) is None  # first use: remembered only
+    copy = hot.get(f1, r1)
+    assert copy is not None and np.array_equal(copy, dense[r1]) and not copy.flags.writeable
+    assert hot.get(f1, r1) is copy
+    assert hot.get(wide, np.arange(5, dtype=np.int64)) is None  # larger than the whole budget
+    assert hot.get(wide, np.arange(5, dtype=np.int64)) is None
+    assert hot.get(f2, r2) is None
+    second = hot.get(f2, r2)  # 3 + 2 rows > 4: the older copy goes
+    assert second is not None and np.array_equal(second, dense[r2])
+    assert hot.get(f1, r1) is not copy
+
+
 # ---------------------------------------------------------------------------------------------
 # Through the store: filtered queries over sealed blocks equal a brute-force oracle
 
@@ -192,12 +210,16 @@ class SealedFilterMachine(RuleBasedStateMachine):
         # Sealed blocks from the start: queries on memtables alone would not reach the index.
         self._patch = mock.patch.object(meta_index, "_WIDE", 0 if path == "rows" else 16)
         self._patch.start()
+        # Blocks here are tiny: let hot_rows copy any repeated filter's rows so that path is checked too.
+        self._hot_patch = mock.patch.object(hot_rows, "_SHARE", 100.0 if path == "rows" else 0.1)
+        self._hot_patch.start()
         for rid, values, metadata in batch:
             self.upsert(rid, values, metadata)
         self.index.flush()
 
     def teardown(self) -> None:
         self._patch.stop()
+        self._hot_patch.stop()
         self.client.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
