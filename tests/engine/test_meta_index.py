@@ -246,7 +246,10 @@ class SealedFilterMachine(RuleBasedStateMachine):
     @rule(q=vectors, raw=store_filters, top_k=st.integers(1, 30))
     def query(self, q: list[int], raw: dict[str, Any], top_k: int) -> None:
         f = parse_filter(raw)
+        # Twice: a filter's second query is the one that gets (and then uses) hot rows' copies.
+        first = self.index.query(vector=q, top_k=top_k, filter=raw)
         res = self.index.query(vector=q, top_k=top_k, filter=raw)
+        assert [m.id for m in res.matches] == [m.id for m in first.matches]
         allowed = {rid: int(np.dot(v, q)) for rid, (v, md) in self.model.items() if matches(f, md)}
         got = {m.id: m.score for m in res.matches}
         assert len(got) == min(top_k, len(allowed))
