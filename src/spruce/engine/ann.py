@@ -52,6 +52,34 @@ def pin_query_thread() -> None:
         _QUERY_THREAD.single = True
 
 
+def inner_products(dense: FloatArray, q: FloatArray, n: int) -> FloatArray:
+    """q . dense[i] for the first n rows, on faiss' single-threaded SIMD kernel (no BLAS thread pool to
+    limit per query, GIL released). Both arrays C-contiguous float32."""
+    pin_query_thread()
+    out = np.empty(n, dtype=np.float32)
+    faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
+        faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(dense), dense.shape[1], n
+    )
+    return out
+
+
+def inner_products_by_index(dense: FloatArray, q: FloatArray, rows: IntArray) -> FloatArray:
+    """q . dense[r] for r in rows, read where the rows lie (no gathered copy)."""
+    pin_query_thread()
+    out = np.empty(len(rows), dtype=np.float32)
+    index = np.ascontiguousarray(rows, dtype=np.int64)
+    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
+        faiss.swig_ptr(out),
+        faiss.swig_ptr(q),
+        faiss.swig_ptr(dense),
+        faiss.swig_ptr(index),
+        dense.shape[1],
+        1,
+        len(rows),
+    )
+    return out
+
+
 class AnnIndex:
     def __init__(self, index: faiss.Index, metric: str, *, mapped: bool = False) -> None:
         self._index = index

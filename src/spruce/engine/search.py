@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
 
-from spruce.engine.ann import AnnIndex, pin_query_thread
+from spruce.engine.ann import AnnIndex, inner_products, inner_products_by_index
 from spruce.engine.blas import single_threaded_blas
 from spruce.engine.planner import choose
 from spruce.engine.sparse import SparseSnapshot
@@ -106,27 +105,11 @@ def _dots(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> FloatArray
     if not _faiss_ok(view, spec):
         mat = dense[: view.n] if rows is None else np.take(dense, rows, axis=0)
         return np.asarray(mat @ q, dtype=np.float32)
-    pin_query_thread()
     if rows is not None and view.gathered is not None and rows is view.rows:
-        dense, rows = view.gathered, None  # the same rows, side by side: one streaming pass
+        return inner_products(view.gathered, q, len(rows))  # the same rows, side by side
     if rows is None:
-        out = np.empty(len(dense) if dense is view.gathered else view.n, dtype=np.float32)
-        faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
-            faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(dense), dense.shape[1], len(out)
-        )
-        return out
-    out = np.empty(len(rows), dtype=np.float32)
-    index = np.ascontiguousarray(rows, dtype=np.int64)
-    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
-        faiss.swig_ptr(out),
-        faiss.swig_ptr(q),
-        faiss.swig_ptr(dense),
-        faiss.swig_ptr(index),
-        dense.shape[1],
-        1,
-        len(rows),
-    )
-    return out
+        return inner_products(dense, q, view.n)
+    return inner_products_by_index(dense, q, rows)
 
 
 def _score_rows(
