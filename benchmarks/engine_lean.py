@@ -3,12 +3,17 @@
     python benchmarks/engine.py --lean [--data glove] [--n 20000] [--dim 50] [--queries 500]
 
 Loads the data once (durable, then flushed so every segment has its graph), then measures, one query per
-call on one thread, in interleaved chunks of 50 queries so both sides see the same load:
+call on one thread, in interleaved chunks of 10 queries so both sides see the same load:
 
 - unfiltered at the defaults (calibrated ef, planner's choice) against numpy brute force over all rows
   (one mat-vec, argpartition, sort): target ratio >= 1.0;
 - filters of 1% and 10% against numpy scoring only the allowed rows, gathered beforehand (the least work
   any engine could do for an exact answer): target ratio >= 0.5 at 1%.
+
+Also: 1% through a different filter on every query (`$in` of 10 random buckets out of 25 such filters,
+cycled), so no cache holds the answer, against numpy on each filter's rows gathered beforehand; and the
+floor of the API, `Index.query` with the same filter on an empty index (validation, filter parse, lock,
+response object, no math): a ratio against numpy cannot beat numpy's time / (floor + numpy's time).
 
 Recall@10 is against exact ground truth; numpy's own answers are exact by construction.
 """
@@ -33,7 +38,7 @@ from spruce.config import EngineConfig
 
 INDEX = "lean"
 TOP_K = 10
-CHUNK = 50
+CHUNK = 10
 ROUNDS = 3
 BATCH = 1_000
 
@@ -51,6 +56,37 @@ def numpy_top_k(
         top = part[np.argsort(-scores[part])]
         busy += time.perf_counter() - t0
         found.append((top if rows is None else rows[top]).tolist())
+    return len(queries) / busy, found
+
+
+def numpy_per_filter(
+    mats: list[np.ndarray], rows: list[np.ndarray], queries: np.ndarray, offset: int
+) -> tuple[float, list[list[int]]]:
+    """numpy_top_k where query i uses gathered filter (offset + i) % len(mats)."""
+    found: list[list[int]] = []
+    busy = 0.0
+    for i, q in enumerate(queries):
+        j = (offset + i) % len(mats)
+        t0 = time.perf_counter()
+        scores = mats[j] @ q
+        part = np.argpartition(-scores, TOP_K - 1)[:TOP_K]
+        top = part[np.argsort(-scores[part])]
+        busy += time.perf_counter() - t0
+        found.append(rows[j][top].tolist())
+    return len(queries) / busy, found
+
+
+def spruce_per_filter(
+    ix: Any, filters: list[dict[str, Any]], queries: np.ndarray, offset: int
+) -> tuple[float, list[list[int]]]:
+    found: list[list[int]] = []
+    busy = 0.0
+    for i, q in enumerate(queries):
+        flt = filters[(offset + i) % len(filters)]
+        t0 = time.perf_counter()
+        res = ix.query(vector=q, top_k=TOP_K, filter=flt)
+        busy += time.perf_counter() - t0
+        found.append([int(m.id) for m in res.matches])
     return len(queries) / busy, found
 
 
@@ -153,6 +189,66 @@ def lean_main(args: Any) -> None:
                     )
                 )
                 log(f"filter {sel:.0%}: {s_qps:,.0f} q/s (recall {rec:.4f}), numpy {n_qps:,.0f}: {ratio:.2f}")
+            # 1%, a different filter on every query: nothing cached holds the answer.
+            rng = np.random.default_rng(7)
+            picks = [rng.choice(N_BUCKETS, round(0.01 * N_BUCKETS), replace=False) for _ in range(25)]
+            filters = [{"bucket": {"$in": [int(b) for b in p]}} for p in picks]
+            frows = [np.flatnonzero(np.isin(ds.buckets, p)) for p in picks]
+            fmats = [np.ascontiguousarray(ds.vectors[r]) for r in frows]
+            position = {"s": 0, "n": 0}
+
+            def spruce_cold(qs: np.ndarray) -> tuple[float, list[list[int]]]:
+                out = spruce_per_filter(ix, filters, qs, position["s"])
+                position["s"] += len(qs)
+                return out
+
+            def numpy_cold(qs: np.ndarray) -> tuple[float, list[list[int]]]:
+                out = numpy_per_filter(fmats, frows, qs, position["n"])
+                position["n"] += len(qs)
+                return out
+
+            s_qps, found, n_qps = interleaved(spruce_cold, numpy_cold, ds.queries)
+            # Recall of the last round: its queries used filters (offset + i) % 25 from that round's start.
+            start = position["s"] - len(ds.queries)
+            cold_truth = []
+            for i in range(len(ds.queries)):
+                allowed = np.zeros(ds.n, dtype=np.bool_)
+                allowed[frows[(start + i) % len(frows)]] = True
+                cold_truth.append(exact_top_k(ds.vectors, ds.queries[i : i + 1], TOP_K, allowed)[0])
+            rec = recall_at_k(found, np.asarray(cold_truth))
+            ratio = s_qps / n_qps
+            rows_out.append(
+                (
+                    f"filtered 1%, a new filter each query (~{len(frows[0]):,} rows)",
+                    f"{s_qps:,.0f} q/s",
+                    f"recall@10 {rec:.4f}",
+                )
+            )
+            rows_out.append(
+                ("  numpy on each filter's rows alone", f"{n_qps:,.0f} q/s", f"ratio {ratio:.2f}")
+            )
+            log(f"filter 1% cold: {s_qps:,.0f} q/s (recall {rec:.4f}), numpy {n_qps:,.0f}: {ratio:.2f}")
+
+            # The floor: the same call with nothing to score.
+            db.create_index(INDEX + "-empty", dimension=ds.dim, metric="cosine")
+            empty = db.Index(INDEX + "-empty")
+            flt = {"bucket": {"$lt": round(0.01 * N_BUCKETS)}}
+            f_qps, _, n_qps = interleaved(
+                lambda qs: run_spruce_queries(empty, qs, flt),
+                lambda qs, m=fmats[0], r=frows[0]: numpy_top_k(m, r, qs),  # type: ignore[misc]
+                ds.queries,
+            )
+            floor_us = 1e6 / f_qps
+            numpy_us = 1e6 / n_qps
+            rows_out.append(
+                (
+                    "floor: Index.query on an empty index, 1% filter",
+                    f"{f_qps:,.0f} q/s",
+                    f"{floor_us:.1f} us/query; best ratio vs numpy at 1% "
+                    f"{numpy_us / (floor_us + numpy_us):.2f}",
+                )
+            )
+            log(f"floor {floor_us:.1f} us/query; numpy 1% {numpy_us:.1f} us")
         db.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -85,13 +85,21 @@ def vector_obj(rec: Record) -> Obj:
 
 
 def match_obj(m: Match) -> Obj:
-    return Obj(
-        id=m.id,
-        score=m.score,
-        values=[] if m.values is None else m.values.tolist(),
-        sparse_values=sparse_obj(m.sparse_values),
-        metadata=m.metadata,
+    # Built without `Obj(**fields)`: a query makes top_k of these, and the keyword call cost more
+    # than the dict itself.
+    out = object.__new__(Obj)
+    object.__setattr__(
+        out,
+        "_data",
+        {
+            "id": m.id,
+            "score": m.score,
+            "values": [] if m.values is None else m.values.tolist(),
+            "sparse_values": None if m.sparse_values is None else sparse_obj(m.sparse_values),
+            "metadata": m.metadata,
+        },
     )
+    return out
 
 
 def stats_obj(stats: IndexStats) -> Obj:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
+import orjson
 
 from spruce.engine.filter_columns import FieldColumns, list_strings, to_float
 from spruce.errors import InvalidFilterError
@@ -109,14 +110,45 @@ Filter: TypeAlias = Compare | InSet | Exists | And | Or
 
 
 def parse_filter(raw: object) -> Filter | None:
-    """Validate a Pinecone filter object; None or {} means "match everything" and returns None."""
+    """Validate a Pinecone filter object; None or {} means "match everything" and returns None.
+
+    Parsed filters are cached by their JSON text (a query path repeats the same few filters; parsing
+    cost more than the lookup), and a hit returns the same immutable object, which also lets per-block
+    caches keyed by the filter hit. Only valid filters are cached: errors are raised every time.
+    """
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
         raise InvalidFilterError(f"filter must be a JSON object, got {_type_name(raw)}")
     if not raw:
         return None
-    return _parse_object(raw, depth=1)
+    key = _cache_key(raw)
+    if key is not None:
+        hit = _PARSED.get(key)
+        if hit is not None:
+            return hit
+    parsed = _parse_object(raw, depth=1)
+    if key is not None:
+        if len(_PARSED) >= _PARSED_MAX:
+            # Oldest first (dicts keep insertion order); concurrent evictions may race harmlessly.
+            _PARSED.pop(next(iter(_PARSED), key), None)
+        _PARSED[key] = parsed
+    return parsed
+
+
+_PARSED: Final[dict[bytes, Filter]] = {}
+_PARSED_MAX: Final = 1024
+
+
+def _cache_key(raw: Mapping[Any, Any]) -> bytes | None:
+    """The filter's JSON text, or None when it cannot stand for the filter: not plain JSON types
+    (numpy scalars, Mapping subclasses, huge ints: orjson refuses them) or holding `null`, which is
+    also what orjson writes for NaN and for both infinities (so `$lt: inf` and `$lt: -inf` collide)."""
+    try:
+        key = orjson.dumps(raw)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    return None if b"null" in key else key
 
 
 def _type_name(value: object) -> str:
@@ -363,6 +395,10 @@ class MetadataColumns:
 
     def __len__(self) -> int:
         return self._n
+
+    def field(self, name: str) -> FieldColumns | None:
+        """One field's typed columns (None: no row has the field); callers must not modify them."""
+        return self._fields.get(name)
 
     def append(self, metadata: Mapping[str, Any] | None) -> None:
         self.extend((metadata,))

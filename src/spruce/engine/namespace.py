@@ -129,6 +129,7 @@ class Namespace:
             if n == 0 or block.live_count == 0:
                 continue
             alive = block.alive[:n]
+            rows = gathered = None
             if flt is None:
                 count = block.live_count
                 unfiltered = count == n
@@ -136,9 +137,22 @@ class Namespace:
                 # after the lock is released cannot change what this query sees.
                 allowed = alive if unfiltered else alive.copy()
             else:
-                allowed = alive & block.filter_mask(flt, n)
-                count = int(np.count_nonzero(allowed))
                 unfiltered = False
+                selection = block.select(flt, n)
+                if selection is not None and selection.rows is not None:
+                    # O(matching rows): the sorted index's rows, alive ones only (a fresh array
+                    # unless all are alive: the index's own arrays are read-only).
+                    rows = selection.rows
+                    if block.live_count != n:
+                        rows = rows[alive[rows]]
+                    else:
+                        gathered = block.hot_rows(flt, rows)
+                    allowed = None
+                    count = len(rows)
+                else:
+                    mask = selection.mask if selection is not None else None
+                    allowed = alive & (block.filter_mask(flt, n) if mask is None else mask)
+                    count = int(np.count_nonzero(allowed))
             out.append(
                 BlockView(
                     block_key=block.block_id,
@@ -150,6 +164,9 @@ class Namespace:
                     allowed_count=count,
                     all_alive_unfiltered=unfiltered,
                     ann=block.ann if block.sealed else None,
+                    rows=rows,
+                    inv_norms=block.inv_norms(),
+                    gathered=gathered,
                 )
             )
         return out

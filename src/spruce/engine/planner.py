@@ -5,14 +5,17 @@ little more than a contiguous mat-vec). A graph search computes about `ef * degr
 expanded node checks its level-0 neighbours), each paying a fixed overhead on top of `dim` (the visited
 set, the heap, the selector check): that overhead is why the crossover in rows grows at low dimensions.
 Constants fitted to the measured crossovers (docs/benchmarks.md): ~3k rows at 768-d for ef 48, M 32;
-~12k rows at 50-d for GloVe's calibrated ef.
+at 50-d, once exact scans ran on faiss' kernels (stop 17), a 20k-row GloVe block scanned in 0.65-0.75
+of the time its graph took at the calibrated ef 96 (interleaved, same process, loaded machine), which
+puts the crossover there near 28k rows; 120 puts it at 21k (and keeps a 30k x 16 block with ef 48 on
+its graph, as test_planner expects).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-_DISTANCE_OVERHEAD = 64  # float-equivalents of bookkeeping per graph distance
+_DISTANCE_OVERHEAD = 120  # float-equivalents of bookkeeping per graph distance
 _GATHER_OVERHEAD = 16  # float-equivalents per row of gathering a filtered row before scoring
 
 

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spruce.engine.buffers import POOL
-from spruce.engine.filter import MetadataColumns
+from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
+from spruce.engine.hot_rows import HotRows
+from spruce.engine.meta_index import MetaIndex, Selection
 from spruce.engine.sparse import SparseRows
-from spruce.types import BoolArray, FloatArray, Metadata, Record
+from spruce.types import BoolArray, FloatArray, IntArray, Metadata, Record
 
 if TYPE_CHECKING:
     from spruce.engine.ann import AnnIndex
@@ -77,6 +79,9 @@ class RowBlock:
         self.id_hashes: np.ndarray | None = None
         self.pack_id: int | None = None  # the pack (engine/pack.py) this sealed block lives in, if any
         self._columns_lock = threading.Lock()
+        self._meta_index: MetaIndex | None = None
+        self._inv_norms: FloatArray | None = None
+        self._hot: HotRows | None = None
 
     # -- writes (memtable only) -------------------------------------------------------------------
     def _reserve(self, need: int) -> None:
@@ -168,6 +173,46 @@ class RowBlock:
                     cols = MetadataColumns.from_rows(self.metadata[: self.n])
                     self._columns = cols
         return cols
+
+    def inv_norms(self) -> FloatArray | None:
+        """1 / |row| (0 for zero rows) of a sealed block, computed once: cosine scoring is then one
+        multiply per row instead of a sqrt and a masked divide. None for memtables (still growing)."""
+        if not self.sealed:
+            return None
+        inv = self._inv_norms
+        if inv is None:
+            norms = np.sqrt(self.sq_norms[: self.n])
+            inv = np.zeros(self.n, dtype=np.float32)
+            np.divide(np.float32(1.0), norms, out=inv, where=norms > 0)
+            inv.setflags(write=False)
+            self._inv_norms = inv
+        return inv
+
+    def hot_rows(self, flt: Filter, rows: IntArray) -> FloatArray | None:
+        """Contiguous vectors of a sealed block's filter rows, for a filter seen before (hot_rows.py)."""
+        hot = self._hot
+        if hot is None:
+            with self._columns_lock:
+                hot = self._hot
+                if hot is None:
+                    hot = self._hot = HotRows(self.dense, self.n)
+        return hot.get(flt, rows)
+
+    def select(self, flt: Any, n: int) -> Selection | None:
+        """A sealed block's rows matching a plain filter, from its sorted indexes (alive-ness not
+        applied); None where that does not apply (memtables, row predicates): use `filter_mask`."""
+        if not self.sealed or n != self.n or not isinstance(flt, Compare | InSet | Exists | And | Or):
+            return None
+        index = self._meta_index
+        if index is None:
+            columns = self.columns()
+            if len(columns) != n:
+                return None
+            with self._columns_lock:
+                index = self._meta_index
+                if index is None:
+                    index = self._meta_index = MetaIndex(columns)
+        return index.select(flt)
 
     def filter_mask(self, flt: Any, n: int) -> BoolArray:
         """Rows among the first `n` that the parsed filter allows (alive-ness not applied)."""
