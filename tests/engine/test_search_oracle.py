@@ -139,8 +139,11 @@ def small(request: pytest.FixtureRequest) -> Iterator[Built]:
 
 def test_segments_have_hnsw(small: Built) -> None:
     # Sealed at 9,000 rows (the memtable passes 8,500 mid-batch), then the 2,000-row rest on flush.
+    # On a loaded machine the upserts can pause for longer than `ingest_quiet_ms`, and the background
+    # worker then merges the load's first segments before the flush: one graph or several, both are
+    # HNSW, so only the rows the graphs cover are asserted.
     blocks = hnsw_blocks(small)
-    assert len(blocks) >= 2, "the recall test would measure exact search, not HNSW"
+    assert blocks, "the recall test would measure exact search, not HNSW"
     assert sum(b.n for b in blocks) >= 16_000
     # At 50% selectivity a block has more allowed rows than the exact-scan cut-off: filtered HNSW runs.
     assert max(b.n for b in blocks) * 0.5 > small.config.exact_filter_max_rows * 768 // 128
