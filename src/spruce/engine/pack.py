@@ -39,7 +39,7 @@ from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.manifest import BlockRef
 from spruce.engine.rows import RowBlock
-from spruce.engine.segment import file_crc32
+from spruce.engine.segment import check_file_crcs, file_crc32
 from spruce.engine.sparse import SparseRows
 from spruce.errors import CorruptionError, SegmentCorruptionError
 from spruce.types import BoolArray, FloatArray
@@ -226,13 +226,7 @@ def verify_pack(pack_dir: Path, alive_file: str | None) -> dict[str, object]:
         if m is None:
             raise SegmentCorruptionError(f"pack {pack_dir}: bitmap name {alive_file!r} is not valid")
         names[alive_file] = int(m.group(1), 16)
-    for name, crc in names.items():
-        try:
-            actual = file_crc32(pack_dir / name)
-        except OSError as exc:
-            raise SegmentCorruptionError(f"pack {pack_dir}: cannot read {name}: {exc}") from exc
-        if actual != crc:
-            raise SegmentCorruptionError(f"pack {pack_dir}: checksum mismatch in {name} (damaged file)")
+    check_file_crcs(pack_dir, names, "pack")
     return info
 
 

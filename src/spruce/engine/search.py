@@ -144,13 +144,22 @@ def _score_rows(
 
 
 def _top(keys: FloatArray, k: int) -> IntArray:
-    if len(keys) <= k:
-        order = np.argsort(-keys, kind="stable")
-    else:
-        # Partition for the k largest directly: negating every key first cost a temporary per query.
-        part = np.argpartition(keys, len(keys) - k)[len(keys) - k :]
-        order = part[np.argsort(-keys[part], kind="stable")]
-    return np.asarray(order, dtype=np.int64)
+    """Positions of the k largest keys, best first; equal keys in position order (lower rows
+    first), so a tie is always broken the same way whatever the partition happened to do."""
+    n = len(keys)
+    if n <= k:
+        return np.asarray(np.lexsort((np.arange(n), -keys)), dtype=np.int64)
+    # Partition for the k largest directly: negating every key first cost a temporary per query.
+    part = np.argpartition(keys, n - k)[n - k :]
+    top = keys[part]
+    threshold = top.min()
+    if np.count_nonzero(keys == threshold) > np.count_nonzero(top == threshold):
+        # A tie straddles the cut: keep the lowest positions among the tied keys.
+        above = np.flatnonzero(keys > threshold)
+        tied = np.flatnonzero(keys == threshold)[: k - len(above)]
+        part = np.concatenate([above, tied])
+        top = keys[part]
+    return np.asarray(part[np.lexsort((part, -top))], dtype=np.int64)
 
 
 def _frozen_empty(dtype: type[np.generic]) -> Any:

@@ -202,14 +202,19 @@ def verify_segment(seg_dir: Path, alive_file: str | None) -> dict[str, object]:
     names = dict(info["crc32"])
     if alive_file is not None and (m := _ALIVE_RE.fullmatch(alive_file)):
         names[alive_file] = int(m.group(1), 16)
-    for name, crc in names.items():
-        try:
-            actual = file_crc32(seg_dir / name)
-        except OSError as exc:
-            raise SegmentCorruptionError(f"segment {seg_dir}: cannot read {name}: {exc}") from exc
-        if actual != crc:
-            raise SegmentCorruptionError(f"segment {seg_dir}: checksum mismatch in {name} (damaged file)")
+    check_file_crcs(seg_dir, names, "segment")
     return info
+
+
+def check_file_crcs(directory: Path, expected: dict[str, int], kind: str) -> None:
+    """SegmentCorruptionError unless every named file in `directory` has its expected CRC-32."""
+    for name, crc in expected.items():
+        try:
+            actual = file_crc32(directory / name)
+        except OSError as exc:
+            raise SegmentCorruptionError(f"{kind} {directory}: cannot read {name}: {exc}") from exc
+        if actual != crc:
+            raise SegmentCorruptionError(f"{kind} {directory}: checksum mismatch in {name} (damaged file)")
 
 
 def read_segment(seg_dir: Path, block_id: int, alive_file: str | None) -> RowBlock:
