@@ -143,9 +143,28 @@ def _score_rows(
     return scores, keys
 
 
+_SCREEN_MIN_ROWS = 4096
+_SCREEN_WIDTH = 64
+
+
 def _top(keys: FloatArray, k: int) -> IntArray:
     """Positions of the k largest keys, best first; equal keys in position order (lower rows
     first), so a tie is always broken the same way whatever the partition happened to do."""
+    n = len(keys)
+    if n >= _SCREEN_MIN_ROWS and k * 8 * _SCREEN_WIDTH <= n:
+        # Screen first: split the keys into groups (position modulo n / 64: a column-wise max, which
+        # numpy vectorises, where a max per run of 64 was 6x slower); the k-th largest group maximum
+        # is at most the k-th largest key (k groups hold a key at least that large), so every key of
+        # the top k is at or above it. A full scan of 20k keys then partitions a few dozen, not 20k.
+        m = n - n % _SCREEN_WIDTH
+        maxima = keys[:m].reshape(_SCREEN_WIDTH, -1).max(axis=0)
+        bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
+        candidates = np.flatnonzero(keys >= bound)
+        return np.asarray(candidates[_top_exact(keys[candidates], k)], dtype=np.int64)
+    return _top_exact(keys, k)
+
+
+def _top_exact(keys: FloatArray, k: int) -> IntArray:
     n = len(keys)
     if n <= k:
         return np.asarray(np.lexsort((np.arange(n), -keys)), dtype=np.int64)
