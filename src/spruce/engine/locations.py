@@ -71,8 +71,9 @@ class Locations:
 
     def get(self, rid: str) -> tuple[RowBlock, int] | None:
         code = self._codes.get(rid)
-        if code is not None:
-            return self._decode(code)
+        return self._decode(code) if code is not None else self._sealed_location(rid)
+
+    def _sealed_location(self, rid: str) -> tuple[RowBlock, int] | None:
         if self._sealed:
             found = self._sealed.find_one(rid)
             if found >= 0:
@@ -107,13 +108,7 @@ class Locations:
     def pop(self, rid: str, default: None = None) -> tuple[RowBlock, int] | None:
         """Take the id's location away; a location in a sealed block ends when the caller kills its row."""
         code = self._codes.pop(rid, None)
-        if code is not None:
-            return self._decode(code)
-        if self._sealed:
-            found = self._sealed.find_one(rid)
-            if found >= 0:
-                return self._decode_sealed(found)
-        return default
+        return self._decode(code) if code is not None else self._sealed_location(rid)
 
     def __setitem__(self, rid: str, loc: tuple[RowBlock, int]) -> None:
         block, row = loc

@@ -24,7 +24,6 @@ manifest names any of its blocks; a block dropped or compacted away just stops b
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from spruce.engine.fsutil import fsync_dir, fsync_fd
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
 from spruce.engine.manifest import BlockRef
 from spruce.engine.rows import RowBlock
-from spruce.engine.segment import check_file_crcs, file_crc32
+from spruce.engine.segment import ALIVE_RE, check_file_crcs, file_crc32, save_npy
 from spruce.engine.sparse import SparseRows
 from spruce.errors import CorruptionError, SegmentCorruptionError
 from spruce.types import BoolArray, FloatArray
@@ -59,18 +58,10 @@ PACK_FILES = (
 PACK_MAX_ROWS = 4096
 # ...when a checkpoint has at least this many of them (fewer keep the one-segment-per-block layout).
 PACK_MIN_BLOCKS = 4
-_ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
 
 
 def pack_dir_name(pack_id: int) -> str:
     return f"pack-{pack_id:012d}"
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        np.save(f, arr, allow_pickle=False)
-        f.flush()
-        fsync_fd(f.fileno())
 
 
 @dataclass(slots=True)
@@ -153,9 +144,9 @@ def _write_pack(root: Path, blocks: Sequence[RowBlock], dimension: int, final: P
         dense = np.concatenate([b.dense[: b.n] for b in blocks]) if blocks else np.zeros((0, dimension))
     else:
         dense = np.zeros((0, 0), dtype=np.float32)
-    _save_npy(tmp / "vectors.npy", np.ascontiguousarray(dense, dtype=np.float32))
+    save_npy(tmp / "vectors.npy", np.ascontiguousarray(dense, dtype=np.float32))
     norms = np.concatenate([b.sq_norms[: b.n] for b in blocks]) if blocks else np.zeros(0)
-    _save_npy(tmp / "norms.npy", np.ascontiguousarray(norms, dtype=np.float32))
+    save_npy(tmp / "norms.npy", np.ascontiguousarray(norms, dtype=np.float32))
     sparse = [b.sparse.arrays() for b in blocks]
     nnz = np.array([int(ip[-1]) for ip, _, _ in sparse], dtype=np.int64)
     base = np.zeros(len(blocks), dtype=np.int64)
@@ -163,12 +154,12 @@ def _write_pack(root: Path, blocks: Sequence[RowBlock], dimension: int, final: P
     indptr = np.zeros(n + 1, dtype=np.int64)
     for (ip, _, _), first, count, off in zip(sparse, firsts, counts, base, strict=True):
         indptr[first + 1 : first + count + 1] = ip[1:] + off
-    _save_npy(tmp / "indptr.npy", indptr)
-    _save_npy(
+    save_npy(tmp / "indptr.npy", indptr)
+    save_npy(
         tmp / "sindices.npy",
         np.concatenate([i for _, i, _ in sparse] or [np.zeros(0, np.uint32)]).astype(np.uint32),
     )
-    _save_npy(
+    save_npy(
         tmp / "svalues.npy",
         np.concatenate([v for _, _, v in sparse] or [np.zeros(0, np.float32)]).astype(np.float32),
     )
@@ -185,7 +176,7 @@ def _write_pack(root: Path, blocks: Sequence[RowBlock], dimension: int, final: P
         f.flush()
         fsync_fd(f.fileno())
     block_ids = np.array([b.block_id for b in blocks], dtype=np.int64)
-    _save_npy(tmp / "blocks.npy", np.stack([block_ids, firsts, counts], axis=1).reshape(len(blocks), 3))
+    save_npy(tmp / "blocks.npy", np.stack([block_ids, firsts, counts], axis=1).reshape(len(blocks), 3))
     info = {
         "n": n,
         "dimension": dimension,
@@ -222,7 +213,7 @@ def verify_pack(pack_dir: Path, alive_file: str | None) -> dict[str, object]:
     )
     names = dict(info["crc32"])
     if alive_file is not None:
-        m = _ALIVE_RE.fullmatch(alive_file)
+        m = ALIVE_RE.fullmatch(alive_file)
         if m is None:
             raise SegmentCorruptionError(f"pack {pack_dir}: bitmap name {alive_file!r} is not valid")
         names[alive_file] = int(m.group(1), 16)

@@ -51,10 +51,10 @@ FORMAT = "spruce-segment"
 VERSION = 2
 _V1 = 1
 SEGMENT_FILES = ("vectors.npy", "norms.npy", "rows.arrow", "indptr.npy", "sindices.npy", "svalues.npy")
-_ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
+ALIVE_RE = re.compile(r"alive-\d+-([0-9a-f]{8})\.npy")
 
 
-def _save_npy(path: Path, arr: np.ndarray) -> None:
+def save_npy(path: Path, arr: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, arr, allow_pickle=False)
         f.flush()
@@ -84,14 +84,14 @@ def _write_segment(
     n = block.n
     known: dict[str, int] = {}
     if vectors is None:
-        _save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
+        save_npy(tmp / "vectors.npy", np.ascontiguousarray(block.dense[:n]))
     else:
         known["vectors.npy"] = vectors(tmp / "vectors.npy")
-    _save_npy(tmp / "norms.npy", np.ascontiguousarray(block.sq_norms[:n]))
+    save_npy(tmp / "norms.npy", np.ascontiguousarray(block.sq_norms[:n]))
     indptr, sidx, sval = block.sparse.arrays()
-    _save_npy(tmp / "indptr.npy", np.asarray(indptr, dtype=np.int64))
-    _save_npy(tmp / "sindices.npy", np.asarray(sidx, dtype=np.uint32))
-    _save_npy(tmp / "svalues.npy", np.asarray(sval, dtype=np.float32))
+    save_npy(tmp / "indptr.npy", np.asarray(indptr, dtype=np.int64))
+    save_npy(tmp / "sindices.npy", np.asarray(sidx, dtype=np.uint32))
+    save_npy(tmp / "svalues.npy", np.asarray(sval, dtype=np.float32))
     meta = encode_column(block.metadata, n)
     id_column = pa.array(block.ids[:n], pa.string())
     table = pa.table({"id": id_column, "metadata": meta})
@@ -102,7 +102,7 @@ def _write_segment(
         fsync_fd(f.fileno())
     # Sorted id hashes, so opening needs no hashing (id_index.py). An optional file: older segments
     # lack it (their ids are hashed on open) and older code verifies it as it verifies every file listed.
-    _save_npy(tmp / HASH_FILE, sorted_hashes(id_column))
+    save_npy(tmp / HASH_FILE, sorted_hashes(id_column))
     crc32 = {name: known[name] if name in known else file_crc32(tmp / name) for name in SEGMENT_FILES}
     crc32[HASH_FILE] = file_crc32(tmp / HASH_FILE)
     info = {"n": n, "dimension": block.dimension, "crc32": crc32}
@@ -181,7 +181,7 @@ def map_metadata(seg_dir: Path) -> LazyMetadata:
 def write_alive(seg_dir: Path, alive: np.ndarray, n: int, version: int) -> str:
     tmp = seg_dir / f".alive-{version}.tmp"
     try:
-        _save_npy(tmp, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
+        save_npy(tmp, np.packbits(alive[:n].astype(np.uint8), bitorder="little"))
         name = f"alive-{version}-{file_crc32(tmp):08x}.npy"
         os.replace(tmp, seg_dir / name)
     except BaseException:
@@ -200,7 +200,7 @@ def verify_segment(seg_dir: Path, alive_file: str | None) -> dict[str, object]:
         raw, FORMAT, (VERSION,), seg_dir / "segment.json", (_V1,), error=SegmentCorruptionError
     )
     names = dict(info["crc32"])
-    if alive_file is not None and (m := _ALIVE_RE.fullmatch(alive_file)):
+    if alive_file is not None and (m := ALIVE_RE.fullmatch(alive_file)):
         names[alive_file] = int(m.group(1), 16)
     check_file_crcs(seg_dir, names, "segment")
     return info
