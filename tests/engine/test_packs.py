@@ -270,7 +270,7 @@ def test_reopen_leaves_small_namespaces_dormant_until_named(tmp_path: Path) -> N
     client.close()
     client, index = _open(tmp_path)
     store = index._svc.store
-    assert sorted(store._dormant) == names and not store.namespaces
+    assert sorted(store.table.dormant) == names and not store.namespaces
     # Stats and listing answer from the manifest and the pack's bitmap, waking nothing.
     assert {ns: s.vector_count for ns, s in index.describe_index_stats().namespaces.items()} == {
         ns: 3 for ns in names
@@ -282,7 +282,7 @@ def test_reopen_leaves_small_namespaces_dormant_until_named(tmp_path: Path) -> N
     index.delete(ids=["3-0"], namespace="n3")  # wakes n3
     index.delete(delete_all=True, namespace="n4")  # drops a dormant one without waking it
     index.flush()
-    assert sorted(store._dormant) == ["n0", "n1", "n5"]
+    assert sorted(store.table.dormant) == ["n0", "n1", "n5"]
     client.close()
     client, index = _open(tmp_path)
     counts = {ns: s.vector_count for ns, s in index.describe_index_stats().namespaces.items()}

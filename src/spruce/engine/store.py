@@ -14,14 +14,11 @@ Directory layout: `wal/` (see wal.py), `segments/<block>/` (see segment.py), `ma
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import gc
 import logging
-import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,43 +26,20 @@ from typing import TYPE_CHECKING, Any
 from spruce.config import EngineConfig
 from spruce.engine import codec
 from spruce.engine.ann import AnnIndex
-from spruce.engine.buffers import POOL
+from spruce.engine.checkpoint import checkpoint_to_disk
+from spruce.engine.committed import CommittedLayout
 from spruce.engine.compaction import compact_namespace, compact_namespaces
-from spruce.engine.dormant import Dormant, dormant
-from spruce.engine.fsutil import fsync_dir, one_sync_for
-from spruce.engine.graphs import GRAPH_FILE, GraphKeeper
+from spruce.engine.graphs import GraphKeeper
 from spruce.engine.maintenance import Scheduler, Worker, wait_all_idle
-from spruce.engine.manifest import (
-    BlockRef,
-    Manifest,
-    read_manifest,
-    remove_unnamed,
-    segment_dir,
-    sweep,
-    write_manifest,
-)
 from spruce.engine.namespace import Namespace
-from spruce.engine.pack import PACK_MAX_ROWS, Packs, pack_dir_name
-from spruce.engine.packing import PackCheckpoint
-from spruce.engine.recovery import record_recovery
+from spruce.engine.namespace_table import NamespaceTable
+from spruce.engine.opening import load_layout, open_wal, read_layout
+from spruce.engine.pack import Packs
 from spruce.engine.rows import RowBlock
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.segment import (
-    graph_trusted,
-    map_metadata,
-    map_vectors,
-    read_segment,
-    write_alive,
-    write_segment,
-)
 from spruce.engine.stats import NamespaceStorage, StoreStats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
-from spruce.errors import (
-    AlreadyExistsError,
-    ClosedError,
-    DiskFullError,
-    InvalidArgumentError,
-)
+from spruce.errors import ClosedError, DiskFullError
 from spruce.types import FloatArray, Match, Record
 
 if TYPE_CHECKING:
@@ -74,8 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spruce.engine")
 
-# Segments plus bitmaps one checkpoint writes, from which one syncfs beats an fsync per file.
-_ONE_SYNC_MIN_FILES = 4
 _WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
@@ -87,13 +59,12 @@ class Store:
         self.config = config
         self._lock = threading.RLock()
         self._maintenance = threading.Lock()  # one checkpoint or compaction at a time
-        self._namespaces: dict[str, Namespace] = {}
-        # Opened from a pack but not built yet (dormant.py): woken by the first access that names one.
-        self._dormant: dict[str, Dormant] = {}
+        self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
         self._next_block = 1
+        self.table = NamespaceTable(dimension, config.memtable_max_rows, self._block_id, self.packs)
+        self._namespaces = self.table.live  # the live namespaces (compaction and stats read them)
+        self.committed = CommittedLayout(path, self._lock, self.packs)
         self._applied_lsn = 0
-        self._manifest_lsn = 0  # WAL position the manifest on disk covers
-        self._checkpoint_seq = 0
         self._closed = False
         self._closing = False  # set first in close(), so long background builds stop early
         self._wal: Wal | None = None
@@ -112,12 +83,6 @@ class Store:
             persisted=path is not None,
         )
         self._compacting = threading.Lock()  # one compaction at a time
-        self._pending_dirs: set[str] = set()  # segment dirs a compaction is writing (kept by sweeps)
-        self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
-        self._sorted_names: list[str] | None = None  # for paging 100,000 namespaces without a sort a page
-        # Imported namespaces: WAL position at their publication. Older WAL ops on such a namespace
-        # were undone before it (it did not exist then) and must not be replayed onto it.
-        self._replay_floor: dict[str, int] = {}
         # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
         self.recovery: RecoveryReport | None = None
         if path is not None:
@@ -161,99 +126,19 @@ class Store:
         return bid
 
     def _ns(self, name: str, create: bool) -> Namespace | None:
-        ns = self._namespaces.get(name)
-        if ns is None and name in self._dormant:
-            ns = self._wake(name)
-        if ns is None and create:
-            ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
-            self._namespaces[name] = ns
-            self._sorted_names = None
-        return ns
-
-    def _wake(self, name: str) -> Namespace:
-        d = self._dormant.pop(name)
-        ns = Namespace(name, self.dimension, self._block_id, self.config.memtable_max_rows)
-        ns.explicit = d.explicit
-        ns.add_sealed(self.packs.by_id[d.ref.pack_id].block(d.ref.block_id))
-        self._namespaces[name] = ns
-        return ns
-
-    def _layout(self) -> dict[str, tuple[bool, list[BlockRef]]]:
-        """Every namespace's blocks as the manifest records them (dormant ones by their stand-in)."""
-        layout: dict[str, tuple[bool, list[BlockRef]]] = {
-            name: (ns.explicit, list(ns.sealed)) for name, ns in self._namespaces.items()
-        }
-        for name, d in self._dormant.items():
-            layout[name] = (d.explicit, [d.ref])
-        return layout
+        return self.table.get(name, create)
 
     def _open_from_disk(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "segments").mkdir(exist_ok=True)
-        manifest = read_manifest(path) or Manifest()
-        checkpoint_lsn = manifest.checkpoint_lsn
+        manifest = read_layout(path)
         self._next_block = manifest.next_block_id
-        self._checkpoint_seq = manifest.seq
-        live_dirs: set[str] = set()
-        segments = path / "segments"
-        for name, entry in manifest.namespaces.items():
-            if entry.replay_after > checkpoint_lsn:
-                self._replay_floor[name] = entry.replay_after
-            if len(entry.segments) == 1 and entry.segments[0][0] in entry.packed:
-                # One packed block: stays dormant (no Namespace until something names it).
-                only = entry.segments[0][0]
-                pid = entry.packed[only]
-                pack = self.packs.open(segments, pid, manifest.packs.get(pid))
-                live_dirs.add(pack_dir_name(pid))
-                self._dormant[name] = dormant(pack, only, entry.explicit)
-                continue
-            ns = self._ns(name, create=True)
-            assert ns is not None
-            ns.explicit = entry.explicit
-            for block_id, alive_file in entry.segments:
-                pack_id = entry.packed.get(block_id)
-                if pack_id is not None:
-                    # One open (checksums, one Arrow reader) per pack, not per block.
-                    pack = self.packs.open(segments, pack_id, manifest.packs.get(pack_id))
-                    live_dirs.add(pack_dir_name(pack_id))
-                    ns.add_sealed(pack.block(block_id))
-                    continue
-                seg_dir = segment_dir(path, block_id)
-                live_dirs.add(seg_dir.name)
-                block = read_segment(seg_dir, block_id, alive_file)
-                block.persisted = True
-                block.alive_file = alive_file
-                ann_path = seg_dir / GRAPH_FILE
-                if ann_path.exists() and graph_trusted(seg_dir):
-                    block.ann = AnnIndex.load(ann_path, self.metric)
-                ns.add_sealed(block)
-        for pack in self.packs.by_id.values():
-            pack.ids = []  # each block holds its own slice
-        remove_unnamed(path, live_dirs)
-        wal, report = Wal.open(
-            path / "wal",
-            fsync=self.config.fsync,
-            recovery=self.config.wal_recovery,
-            covered_lsn=checkpoint_lsn,
-        )
-        self.recovery = report
-        if report.torn_bytes:
-            log.warning("WAL had a torn tail of %d bytes (kept in %s)", report.torn_bytes, report.quarantined)
-        if report.lost_frames:
-            log.error(
-                "index %s opened with wal_recovery=%s: %d acknowledged WAL frame(s) were unreadable and "
-                "are lost (recorded in %s)",
-                path,
-                self.config.wal_recovery,
-                report.lost_frames,
-                record_recovery(path, report, self.config.wal_recovery),
-            )
+        load_layout(path, manifest, self.metric, self.table, self.committed, self.packs)
+        wal, self.recovery = open_wal(path, self.config, manifest.checkpoint_lsn)
         self._wal = wal
-        self._applied_lsn = checkpoint_lsn
-        self._manifest_lsn = checkpoint_lsn
-        for lsn, payload in wal.replay(after_lsn=checkpoint_lsn):
+        self._applied_lsn = manifest.checkpoint_lsn
+        floor = self.committed.replay_floor
+        for lsn, payload in wal.replay(after_lsn=manifest.checkpoint_lsn):
             op = codec.decode(payload)
-            if lsn > self._replay_floor.get(op.namespace, 0):
+            if lsn > floor.get(op.namespace, 0):
                 self._apply(op)
             self._applied_lsn = lsn
 
@@ -277,13 +162,7 @@ class Store:
             ns.explicit = True
 
     def _drop(self, name: str) -> None:
-        if self._dormant.pop(name, None) is not None:
-            self._sorted_names = None
-            return
-        ns = self._namespaces.pop(name, None)
-        if ns is not None:
-            self._sorted_names = None
-            ns.delete_all()
+        self.table.drop(name)
 
     def _write(self, payload: bytes, op: codec.Op) -> None:
         """Log then apply under the lock; wait for durability outside it (group commit)."""
@@ -373,37 +252,19 @@ class Store:
     # -- reads ------------------------------------------------------------------------------------
     def namespace_counts(self) -> dict[str, int]:
         with self._lock:
-            return self._counts()
-
-    def _counts(self) -> dict[str, int]:
-        counts = {name: ns.count for name, ns in self._namespaces.items()}
-        counts.update((name, d.count) for name, d in self._dormant.items())
-        return counts
+            return self.table.counts()
 
     def namespace_page(
         self, prefix: str, after: str | None, limit: int
     ) -> tuple[list[tuple[str, int]], bool, int]:
-        """Up to `limit` (name, count) in name order after `after`, among names starting with
-        `prefix`; whether more follow; how many names have the prefix. Bisects a sorted list kept
-        until a namespace appears or goes, so a page costs its own size, not a sort of them all."""
+        """Up to `limit` (name, count) in name order after `after` among names starting with
+        `prefix`; whether more follow; how many names have the prefix (see NamespaceTable.page)."""
         with self._lock:
-            names = self._sorted_names
-            if names is None:
-                names = self._sorted_names = sorted([*self._namespaces, *self._dormant])
-            lo = bisect.bisect_left(names, prefix)
-            # Names with the prefix are one run from `lo`: bisect for its end on a monotone key.
-            hi = bisect.bisect_left(names, True, lo, key=lambda n: not n.startswith(prefix))
-            start = max(lo, bisect.bisect_right(names, after)) if after is not None else lo
-            page = names[start : min(start + limit, hi)]
-            return [(n, self._count(n)) for n in page], start + limit < hi, hi - lo
+            return self.table.page(prefix, after, limit)
 
     def has_namespace(self, namespace: str) -> bool:
         with self._lock:
-            return namespace in self._namespaces or namespace in self._dormant
-
-    def _count(self, name: str) -> int:
-        ns = self._namespaces.get(name)
-        return ns.count if ns is not None else self._dormant[name].count
+            return namespace in self.table
 
     def count_matching(self, namespace: str, flt: Any) -> int:
         with self._lock:
@@ -488,125 +349,13 @@ class Store:
             self._after_seal(sealed_now)
             return
         try:
-            self._checkpoint_to_disk()
+            written = checkpoint_to_disk(self)
         except OSError as exc:
             full = disk_full(exc, "writing a checkpoint")
             if full is not None:
                 raise full from exc
             raise
-
-    def _checkpoint_to_disk(self) -> None:
-        with self._maintenance:
-            with self._lock:
-                self._check_open()
-                lsn = self._applied_lsn
-                # Blocks an earlier checkpoint sealed but failed to write (e.g. the disk was full) first.
-                new_blocks: list[RowBlock] = [
-                    b for ns in self._namespaces.values() for b in ns.sealed if not b.persisted
-                ]
-                for ns in self._namespaces.values():
-                    sealed = ns.seal_memtable()
-                    if sealed is not None:
-                        sealed.sealed_at = self.scheduler.clock()
-                        new_blocks.append(sealed)
-                # Small blocks of many namespaces go into one pack (engine/packing.py).
-                plan = PackCheckpoint.plan(
-                    self.packs, self.dimension, self._namespaces, new_blocks, self._packable, self._block_id
-                )
-                new_blocks = plan.segment_blocks
-                assert self._wal is not None
-                self._wal.rotate()
-                self._checkpoint_seq += 1
-                seq = self._checkpoint_seq
-                dirty = [
-                    (b, b.alive[: b.n].copy())
-                    for ns in self._namespaces.values()
-                    for b in ns.sealed
-                    if (b.alive_dirty or not b.persisted) and not plan.handles(b)
-                ]
-                for b, _ in dirty:
-                    b.alive_dirty = False
-                layout = self._layout()
-            assert self.path is not None
-            root = self.path / "segments"
-            try:
-                alive_files: dict[int, str] = {}
-                # Many files (many small namespaces): one syncfs for all of them before the manifest.
-                many = (
-                    len(new_blocks) + len(dirty) + len(plan.dirty_packs) + len(plan.blocks)
-                    >= _ONE_SYNC_MIN_FILES
-                )
-                with one_sync_for(root) if many else contextlib.nullcontext():
-                    plan.write(root, seq)
-                    for block in new_blocks:
-                        write_segment(root, block)
-                    for block, alive in dirty:
-                        alive_files[block.block_id] = write_alive(
-                            root / f"{block.block_id:012d}", alive, block.n, seq
-                        )
-                layout = plan.layout(layout)
-                self._write_manifest(layout, lsn, alive_files, plan)
-            except BaseException:
-                # Nothing was committed: the WAL still holds it all. The next checkpoint must write
-                # these bitmaps again, or deletions would come back once the WAL is truncated.
-                with self._lock:
-                    for b, _ in dirty:
-                        b.alive_dirty = True
-                    plan.failed()
-                raise
-            with self._lock:
-                for block in new_blocks:
-                    block.persisted = True
-                    # Serve the sealed rows from the page cache instead of the heap copy, and let
-                    # the next memtable reuse that copy's memory.
-                    heap = block.dense
-                    block.dense = map_vectors(root / f"{block.block_id:012d}")
-                    block.metadata = map_metadata(root / f"{block.block_id:012d}")
-                    POOL.release(heap)
-                    del heap
-                # The snapshot's own blocks, not a lookup in the live namespaces: a namespace
-                # dropped since the snapshot still has its blocks named in the manifest just written.
-                for block, _ in dirty:
-                    block.alive_file = alive_files[block.block_id]
-                plan.install(self._namespaces)
-            self._wal.truncate_before(lsn + 1)
-            self._sweep_alive_files(layout)
-        self._after_seal(new_blocks)
-
-    def _packable(self, rows: int) -> bool:
-        """Whether a block of this many rows is small enough for a pack: searched exactly (no graph)."""
-        return rows <= PACK_MAX_ROWS and (not self.dimension or rows < self.config.ann_min_rows)
-
-    def _write_manifest(
-        self,
-        layout: dict[str, tuple[bool, list[BlockRef]]],
-        lsn: int,
-        alive_files: dict[int, str],
-        plan: PackCheckpoint | None = None,
-    ) -> None:
-        assert self.path is not None
-        blocks = [b for _, bs in layout.values() for b in bs]
-        write_manifest(
-            self.path,
-            seq=self._checkpoint_seq,
-            lsn=lsn,
-            next_block_id=self._next_block,
-            layout=layout,
-            alive_files=alive_files,
-            replay_floor=self._replay_floor,
-            packs=plan.pack_files(blocks) if plan is not None else self.packs.alive_files(blocks),
-            pack_of=plan.pack_of() if plan is not None else None,
-        )
-        self._manifest_lsn = lsn
-
-    def _sweep_alive_files(self, layout: dict[str, tuple[bool, list[BlockRef]]]) -> None:
-        assert self.path is not None
-        blocks = [b for _, bs in layout.values() for b in bs]
-        with self._lock:
-            packs = self.packs.alive_files(blocks)
-        sweep(self.path, layout, self._pending_dirs, packs)
-        with self._lock:
-            self.packs.keep_only(packs)
+        self._after_seal(written)
 
     def _after_seal(self, blocks: Sequence[RowBlock]) -> None:
         """Index and compact newly sealed blocks: in the background, or here without a worker."""
@@ -719,11 +468,11 @@ class Store:
     @property
     def pending_dirs(self) -> set[str]:
         """Names of segment dirs being written outside the maintenance lock (checkpoints keep them)."""
-        return self._pending_dirs
+        return self.committed.pending_dirs
 
     @property
     def checkpoint_seq(self) -> int:
-        return self._checkpoint_seq
+        return self.committed.seq
 
     @property
     def namespaces(self) -> dict[str, Namespace]:
@@ -732,13 +481,29 @@ class Store:
     def new_block_id(self) -> int:
         return self._block_id()
 
+    @property
+    def next_block(self) -> int:
+        """The block id the next new block takes (the manifest records it)."""
+        return self._next_block
+
+    @property
+    def applied_lsn(self) -> int:
+        return self._applied_lsn
+
+    @property
+    def wal(self) -> Wal | None:
+        return self._wal
+
+    def check_open(self) -> None:
+        self._check_open()
+
     def commit_layout(self) -> None:
         """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
         with self._lock:
-            layout = self._layout()
-            lsn_manifest = self._manifest_lsn
-        self._write_manifest(layout, lsn_manifest, {})
-        self._sweep_alive_files(layout)
+            layout = self.table.layout()
+            lsn_manifest = self.committed.lsn
+        self.committed.write(layout, lsn_manifest, self._next_block, {})
+        self.committed.sweep(layout)
 
     @contextlib.contextmanager
     def frozen_files(self) -> Iterator[FrozenFiles]:
@@ -758,86 +523,26 @@ class Store:
                 frozen = FrozenFiles(
                     root=self.path,
                     manifest=manifest.read_bytes() if manifest.exists() else None,
-                    checkpoint_lsn=self._manifest_lsn,
+                    checkpoint_lsn=self.committed.lsn,
                     lsn=self._applied_lsn,
-                    frames=self._wal.replay(after_lsn=self._manifest_lsn),
-                    namespaces=self._counts(),
+                    frames=self._wal.replay(after_lsn=self.committed.lsn),
+                    namespaces=self.table.counts(),
                 )
             yield frozen
 
-    # -- bulk import (see engine/bulk.py) -----------------------------------------------------------
+    # -- bulk import (see engine/bulk.py and engine/publish.py) ----------------------------------------
     def bulk_writer(self, segment_rows: int = 0) -> NamespaceWriter:
         """A writer for one imported namespace's segments (hidden until `publish_namespace`)."""
-        from spruce.engine.bulk import DEFAULT_SEGMENT_ROWS, NamespaceWriter
+        from spruce.engine.publish import bulk_writer
 
-        if self.path is None:
-            raise InvalidArgumentError("imports need an index on disk; open the client with a path")
-        with self._lock:
-            self._check_open()
-            seq = self._checkpoint_seq
-
-        def next_id() -> int:
-            with self._lock:
-                return self._block_id()
-
-        # An import counts as writing: background HNSW builds wait for it as for upserts.
-        return NamespaceWriter(
-            self.path / "segments",
-            self.dimension,
-            next_id,
-            seq,
-            segment_rows or DEFAULT_SEGMENT_ROWS,
-            touch=self.scheduler.note_write,
-        )
+        return bulk_writer(self, segment_rows)
 
     def publish_namespace(self, name: str, segments: Sequence[BulkSegment]) -> int:
-        """Make an imported namespace visible at once: move its finished segments into place and commit
-        one manifest naming them. Raises AlreadyExistsError (and removes the segments) if the namespace
+        """Make an imported namespace visible at once (one manifest commit); AlreadyExistsError if it
         exists. Returns its record count. HNSW graphs are then built in the background."""
-        from spruce.engine.bulk import open_segment
+        from spruce.engine.publish import publish_namespace
 
-        assert self.path is not None
-        root = self.path / "segments"
-        blocks: list[RowBlock] = []
-        try:
-            with self._maintenance:
-                with self._lock:
-                    self._check_open()
-                    if name in self._namespaces or name in self._dormant:
-                        raise AlreadyExistsError(f"namespace {name!r} already exists")
-                for seg in segments:
-                    final = root / f"{seg.block_id:012d}"
-                    os.replace(seg.path, final)
-                    block = open_segment(seg, final)
-                    block.persisted = True
-                    block.alive_file = seg.alive_file
-                    block.sealed_at = time.monotonic()
-                    blocks.append(block)
-                fsync_dir(root)
-                with self._lock:
-                    if name in self._namespaces or name in self._dormant:
-                        raise AlreadyExistsError(f"namespace {name!r} was written to during the import")
-                    ns = self._ns(name, create=True)
-                    assert ns is not None
-                    for block in blocks:
-                        ns.add_sealed(block)
-                    count = ns.count
-                    self._replay_floor[name] = self._applied_lsn
-                    layout = self._layout()
-                    lsn = self._manifest_lsn
-                try:
-                    self._write_manifest(layout, lsn, {})
-                except BaseException:
-                    with self._lock:
-                        self._namespaces.pop(name, None)
-                        self._sorted_names = None
-                    raise
-        except BaseException:
-            for seg in segments:
-                shutil.rmtree(seg.path, ignore_errors=True)
-                if not any(b.block_id == seg.block_id for ns in self._namespaces.values() for b in ns.sealed):
-                    shutil.rmtree(root / f"{seg.block_id:012d}", ignore_errors=True)
-            raise
+        blocks, count = publish_namespace(self, name, segments)
         self._after_seal(blocks)
         return count
 
@@ -864,7 +569,7 @@ class Store:
                 NamespaceStorage(
                     name=name, records=d.count, segments=1, memtable_rows=0, segments_with_graph=0
                 )
-                for name, d in sorted(self._dormant.items())
+                for name, d in sorted(self.table.dormant.items())
             )
             namespaces = tuple(sorted(namespaces, key=lambda s: s.name))
             pending = sum(
