@@ -74,14 +74,14 @@ class BlockView:
 def score_rows(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> tuple[FloatArray, FloatArray]:
     """(scores, rank keys) of `rows` (None: all n rows) of the block."""
     n = view.n if rows is None else len(rows)
-    if rows is None and n >= _BLAS_SINGLE_THREAD_ROWS and not _faiss_ok(view, spec):
+    if rows is None and n >= _BLAS_SINGLE_THREAD_ROWS and not _faiss_ok(view, spec.dense):
         with single_threaded_blas():
             return _score_rows(view, spec, rows, n)
     return _score_rows(view, spec, rows, n)
 
 
-def _faiss_ok(view: BlockView, spec: QuerySpec) -> bool:
-    dense, q = view.dense, spec.dense
+def _faiss_ok(view: BlockView, q: FloatArray | None) -> bool:
+    dense = view.dense
     return (
         q is not None
         and dense.dtype == np.float32
@@ -91,7 +91,7 @@ def _faiss_ok(view: BlockView, spec: QuerySpec) -> bool:
     )
 
 
-def _dots(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> FloatArray:
+def _dots(view: BlockView, q: FloatArray, rows: IntArray | None) -> FloatArray:
     """Dot products of the query with `rows` (None: all n rows).
 
     faiss' single-threaded SIMD kernels score the rows where they lie: no gathered copy (which cost
@@ -99,10 +99,8 @@ def _dots(view: BlockView, spec: QuerySpec, rows: IntArray | None) -> FloatArray
     no BLAS (whose thread pool must be limited to one per query, and entering that limit through
     threadpoolctl cost ~10-17 us a query).
     """
-    q = spec.dense
-    assert q is not None
     dense = view.dense
-    if not _faiss_ok(view, spec):
+    if not _faiss_ok(view, q):
         mat = dense[: view.n] if rows is None else np.take(dense, rows, axis=0)
         return np.asarray(mat @ q, dtype=np.float32)
     if rows is not None and view.gathered is not None and rows is view.rows:
@@ -117,23 +115,7 @@ def _score_rows(
 ) -> tuple[FloatArray, FloatArray]:
     scores: FloatArray
     if spec.dense is not None and view.dense.shape[1]:
-        scores = _dots(view, spec, rows)
-        if spec.metric == "cosine" and view.inv_norms is not None:
-            q_sq = spec.q_sq_norm
-            if q_sq > 0:  # a zero query has zero dot products: its scores are 0 already
-                inv = view.inv_norms[: view.n] if rows is None else np.take(view.inv_norms, rows)
-                scale = inv * np.float32(1.0 / np.sqrt(q_sq))
-                np.multiply(scores, scale, out=scores)
-        elif spec.metric != "dotproduct":
-            norms = view.sq_norms[: view.n] if rows is None else np.take(view.sq_norms, rows)
-            if spec.metric == "cosine":
-                # One sqrt and one masked divide in place: a zero norm (either side) leaves the dot
-                # product, which is then 0 itself. No errstate context (it cost more than the
-                # arithmetic on a few hundred rows).
-                denom = np.sqrt(norms * np.float32(spec.q_sq_norm))
-                np.divide(scores, denom, out=scores, where=denom > 0)
-            else:
-                scores = np.maximum(norms - 2.0 * scores + spec.q_sq_norm, 0.0).astype(np.float32)
+        scores = _dense_scores(view, spec, spec.dense, rows)
     else:
         scores = np.zeros(n, dtype=np.float32)
     if spec.sparse is not None and len(spec.sparse.indices):
@@ -141,6 +123,30 @@ def _score_rows(
         scores = scores + (sparse_scores if rows is None else sparse_scores[rows])
     keys = -scores if spec.metric == "euclidean" else scores
     return scores, keys
+
+
+def _dense_scores(view: BlockView, spec: QuerySpec, q: FloatArray, rows: IntArray | None) -> FloatArray:
+    q_sq = spec.q_sq_norm
+    if spec.metric == "cosine" and view.inv_norms is not None:
+        if q_sq == 0:  # a zero query has zero dot products: its scores are 0 already
+            return _dots(view, q, rows)
+        # The query is normalised before the dot products (d multiplies), so each row needs one
+        # multiply, in place: scaling the n row factors by 1 / |q| first cost a temporary a query.
+        scores = _dots(view, np.asarray(q * np.float32(1.0 / np.sqrt(q_sq)), dtype=np.float32), rows)
+        inv = view.inv_norms[: view.n] if rows is None else np.take(view.inv_norms, rows)
+        return np.multiply(scores, inv, out=scores)
+    scores = _dots(view, q, rows)
+    if spec.metric == "dotproduct":
+        return scores
+    norms = view.sq_norms[: view.n] if rows is None else np.take(view.sq_norms, rows)
+    if spec.metric == "cosine":
+        # One sqrt and one masked divide in place: a zero norm (either side) leaves the dot
+        # product, which is then 0 itself. No errstate context (it cost more than the
+        # arithmetic on a few hundred rows).
+        denom = np.sqrt(norms * np.float32(q_sq))
+        np.divide(scores, denom, out=scores, where=denom > 0)
+        return scores
+    return np.maximum(norms - 2.0 * scores + q_sq, 0.0).astype(np.float32)
 
 
 _SCREEN_MIN_ROWS = 4096
