@@ -124,9 +124,33 @@ def test_hot_rows_copy_on_second_use_within_budget() -> None:
     assert hot.get(wide, np.arange(5, dtype=np.int64)) is None  # larger than the whole budget
     assert hot.get(wide, np.arange(5, dtype=np.int64)) is None
     assert hot.get(f2, r2) is None
-    second = hot.get(f2, r2)  # 3 + 2 rows > 4: the older copy goes
+    # 3 + 2 rows > 4: f2 (2 queries) does not displace f1 (4 queries) ...
+    assert hot.get(f2, r2) is None and hot.get(f1, r1) is copy
+    for _ in range(8):
+        hot.get(f2, r2)
+    # ... until it is queried more than twice as often (11 against 5)
+    second = hot.get(f2, r2)
     assert second is not None and np.array_equal(second, dense[r2])
-    assert hot.get(f1, r1) is not copy
+    assert hot.get(f2, r2) is second
+    assert hot.get(f1, r1) is None
+
+
+def test_hot_rows_do_not_thrash_when_more_filters_come_back_than_fit() -> None:
+    """Five filters of 2 rows cycling through a budget of 4 rows: two copies are made and kept,
+    and the other filters are scored in place (None), never gathered again and again."""
+    dense = np.arange(40 * 4, dtype=np.float32).reshape(40, 4)
+    hot = hot_rows.HotRows(dense, 40)
+    filters = [parse_filter({"a": i}) for i in range(5)]
+    rows = [np.array([2 * i, 2 * i + 1], dtype=np.int64) for i in range(5)]
+    made: list[np.ndarray] = []  # kept alive, so no two of them can share an id
+    for _ in range(20):
+        for f, r in zip(filters, rows, strict=True):
+            assert f is not None
+            got = hot.get(f, r)
+            if got is not None:
+                assert np.array_equal(got, dense[r])
+                made.append(got)
+    assert len({id(m) for m in made}) == 2
 
 
 # ---------------------------------------------------------------------------------------------
