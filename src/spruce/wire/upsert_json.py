@@ -27,21 +27,19 @@ _FIELDS = frozenset({"id", "metadata", "sparseValues", "sparse_values"})
 _SPARSE = {"sparseValues": "sparse_values", "sparse_values": "sparseValues"}
 
 
-def upsert_request(body: bytes) -> tuple[list[Record], str]:
-    """(records, namespace) of an upsert body; errors as `rest.upsert_request` raises them."""
+def upsert_request(body: bytes | memoryview) -> tuple[list[Record], str]:
+    """(records, namespace) of an upsert body; errors as `rest.upsert_request` raises them. Nothing
+    returned refers to `body` (the REST route reuses its buffer)."""
     fast = _fast(body)
     if fast is not None:
         return fast
-    return rest.upsert_request(rest.loads(body))
+    return rest.upsert_request(rest.loads(bytes(body)))
 
 
-def _fast(body: bytes) -> tuple[list[Record], str] | None:
+def _fast(body: bytes | memoryview) -> tuple[list[Record], str] | None:
     try:
-        doc = simd.parse(body)
-        try:
+        with simd.document(body) as doc:
             records, namespace, arrays = _records(doc)
-        finally:
-            del doc
         if simd.count_brackets(body) != arrays:
             raise simd.Unexpected
     except simd.Unexpected:
