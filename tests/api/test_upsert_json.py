@@ -211,11 +211,22 @@ def test_bracket_count_across_chunk_edges(size: int) -> None:
 
 
 def test_a_document_still_referenced_does_not_break_the_next_parse() -> None:
-    held = simd._parser().parse(b'{"vectors": [{"id": "x", "values": [1.0]}]}')
+    # A pooled parser whose document is still referenced (kept past its block, as a lingering
+    # traceback would): the next parse takes a fresh parser instead of failing.
+    with simd.document(b'{"vectors": [{"id": "x", "values": [1.0]}]}') as doc:
+        held = doc["vectors"]
     raw = orjson.dumps(VALID[0])
-    same(upsert_json.upsert_request(raw), general(raw))  # falls back, then gets a fresh parser
+    same(upsert_json.upsert_request(raw), general(raw))
     del held
     assert upsert_json._fast(raw) is not None
+
+
+def test_parsers_are_reused() -> None:
+    raw = orjson.dumps(VALID[0])
+    upsert_json.upsert_request(raw)
+    idle = list(simd._idle)
+    upsert_json.upsert_request(raw)
+    assert simd._idle and simd._idle[-1] in idle
 
 
 @pytest.mark.parametrize("depth", [900, 1015])

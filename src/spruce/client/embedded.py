@@ -162,7 +162,7 @@ class Index(IndexRecords, ImportMethods):
         batch_size: int | None = None,
         show_progress: bool = False,
     ) -> Obj:
-        records = [_to_record(v, i) for i, v in enumerate(vectors)]
+        records = _to_records(vectors)
         ns = namespace or ""
         if batch_size is None:
             return Obj(upserted_count=self._svc.upsert(records, ns))
@@ -373,6 +373,26 @@ def flush_status(stats: StoreStats) -> str:
 def _ns_in(name: str) -> str:
     """The namespaces API names the default namespace `__default__`, as Pinecone's does."""
     return "" if name == DEFAULT_NAMESPACE_NAME else name
+
+
+def _to_records(vectors: Sequence[Any] | np.ndarray[Any, Any]) -> list[Record]:
+    """The records of an upsert. Dicts of only id, values and metadata (what most callers send) are
+    converted in one comprehension, without `_to_record`'s checks per record; any other batch goes
+    record by record."""
+    if isinstance(vectors, list) and all(
+        type(v) is dict and "id" in v and v.keys() <= _SIMPLE_KEYS for v in vectors
+    ):
+        records = [Record(id=v["id"], values=v.get("values"), metadata=v.get("metadata")) for v in vectors]
+        if not all(type(r.values) is np.ndarray and r.values.size for r in records):
+            for rec in records:
+                values = rec.values
+                if isinstance(values, list | tuple | np.ndarray) and len(values) == 0:
+                    rec.values = None  # sparse-only records send `values: []`
+        return records
+    return [_to_record(v, i) for i, v in enumerate(vectors)]
+
+
+_SIMPLE_KEYS = frozenset({"id", "values", "metadata"})
 
 
 def _to_record(v: Any, i: int) -> Record:

@@ -26,6 +26,8 @@ from spruce.types import FloatArray, Record, SparseVector
 
 PUT, DELETE, DROP_NAMESPACE, CREATE_NAMESPACE = 1, 2, 3, 4
 _HEAD = struct.Struct("<BI")
+# A payload as parts the WAL writes as one frame (see `encode_put_parts`).
+Parts = tuple[bytes | memoryview, ...]
 
 
 @dataclass(slots=True)
@@ -40,6 +42,15 @@ class Op:
 def encode_put(
     namespace: str, records: Sequence[Record], dimension: int, dense: FloatArray | None = None
 ) -> bytes:
+    return b"".join(encode_put_parts(namespace, records, dimension, dense))
+
+
+def encode_put_parts(
+    namespace: str, records: Sequence[Record], dimension: int, dense: FloatArray | None = None
+) -> Parts:
+    """`encode_put` as the parts it joins, the dense block a view of `dense` (no copy) when it is
+    already little-endian float32 and contiguous: the WAL writes the parts as one frame. The caller
+    must not change `dense` until the WAL has written it."""
     has_dense = dimension > 0
     nnz = [0 if r.sparse_values is None else len(r.sparse_values.indices) for r in records]
     header = orjson.dumps(
@@ -51,14 +62,14 @@ def encode_put(
             "nnz": nnz,
         }
     )
-    parts = [_HEAD.pack(PUT, len(header)), header]
+    parts: list[bytes | memoryview] = [_HEAD.pack(PUT, len(header)), header]
     if has_dense:
         if dense is None:
             dense = np.zeros((len(records), dimension), dtype="<f4")
             for i, r in enumerate(records):
                 if r.values is not None:
                     dense[i] = r.values
-        parts.append(np.ascontiguousarray(dense, dtype="<f4").tobytes())
+        parts.append(np.ascontiguousarray(dense, dtype="<f4").data.cast("B"))
     if any(nnz):
         parts.append(
             np.concatenate([r.sparse_values.indices for r in records if r.sparse_values is not None])
@@ -70,7 +81,7 @@ def encode_put(
             .astype("<f4")
             .tobytes()
         )
-    return b"".join(parts)
+    return tuple(parts)
 
 
 def encode_ids(code: int, namespace: str, ids: Sequence[str] = ()) -> bytes:

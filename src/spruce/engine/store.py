@@ -164,13 +164,13 @@ class Store:
     def _drop(self, name: str) -> None:
         self.table.drop(name)
 
-    def _write(self, payload: bytes, op: codec.Op) -> None:
+    def _write(self, payload: bytes | codec.Parts, op: codec.Op) -> None:
         """Log then apply under the lock; wait for durability outside it (group commit)."""
         with self._lock:
             lsn, need_checkpoint = self._log_and_apply(payload, op)
         self._settle(lsn, need_checkpoint)
 
-    def _log_and_apply(self, payload: bytes, op: codec.Op) -> tuple[int, bool]:
+    def _log_and_apply(self, payload: bytes | codec.Parts, op: codec.Op) -> tuple[int, bool]:
         """Under the lock: frame the op into the WAL (not yet durable) and apply it. Returns its LSN
         and whether a checkpoint is due, for `_settle` once the lock is released."""
         self._check_open()
@@ -202,7 +202,7 @@ class Store:
         """Upsert whole records; `dense` optionally holds their values stacked in order."""
         if not records:
             return
-        payload = codec.encode_put(namespace, records, self.dimension, dense) if self.path else b""
+        payload = codec.encode_put_parts(namespace, records, self.dimension, dense) if self.path else b""
         self._write(payload, codec.Op(codec.PUT, namespace, list(records), [], dense))
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:

@@ -101,6 +101,7 @@ __all__ = [
     "FRAME_HEADER_SIZE",
     "MAGIC",
     "MAX_PAYLOAD",
+    "Buffer",
     "Payload",
     "RecoveryReport",
     "Wal",
@@ -147,12 +148,30 @@ def wal_file_name(first_lsn: int) -> str:
     return f"wal-{first_lsn:020d}.log"
 
 
-# What append accepts: anything C-contiguous exposing the buffer protocol as bytes, views included.
-Payload = bytes | bytearray | memoryview
+# What append accepts: anything C-contiguous exposing the buffer protocol as bytes, views included,
+# or a tuple of such parts: one frame whose payload is the parts concatenated, written by writev and
+# checksummed part by part (the same bytes and CRC on disk as the joined payload), so a large put's
+# dense block goes to the file without being copied into one bytes object first.
+Buffer = bytes | bytearray | memoryview
+Payload = Buffer | tuple[Buffer, ...]
 
 
 def _crc(lsn: int, payload: bytes | memoryview) -> int:
     return zlib.crc32(payload, zlib.crc32(LSN_FIELD.pack(lsn)))
+
+
+def _parts(payload: Payload) -> list[bytes | memoryview]:
+    """The payload as byte buffers (len() of a memoryview counts items, not bytes: a float32 view
+    of 3 MB has len 768 000, hence the casts)."""
+    items = payload if isinstance(payload, tuple) else (payload,)
+    return [p if isinstance(p, bytes) else memoryview(p).cast("B") for p in items]
+
+
+def _crc_parts(lsn: int, parts: Sequence[bytes | memoryview]) -> int:
+    crc = zlib.crc32(LSN_FIELD.pack(lsn))
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    return crc
 
 
 frame_crc = _crc
@@ -406,11 +425,11 @@ class Wal:
         return self._append(payloads)
 
     def _append(self, payloads: Sequence[Payload], wait: bool = True) -> int:
-        # len() of a memoryview counts items, not bytes (a float32 view of 3 MB has len 768 000).
-        flat = [p if isinstance(p, bytes) else memoryview(p).cast("B") for p in payloads]
-        for p in flat:
-            if len(p) > MAX_PAYLOAD:
-                raise PayloadTooLargeError(f"WAL payload of {len(p)} bytes exceeds {MAX_PAYLOAD}")
+        flat = [_parts(p) for p in payloads]
+        sizes = [sum(map(len, parts)) for parts in flat]
+        for size in sizes:
+            if size > MAX_PAYLOAD:
+                raise PayloadTooLargeError(f"WAL payload of {size} bytes exceeds {MAX_PAYLOAD}")
         with self._lock:
             self._check_usable()
             if not flat:
@@ -418,11 +437,11 @@ class Wal:
             lsn = self._next_lsn
             bufs: list[bytes | memoryview] = []
             total = 0
-            for p in flat:
+            for parts, size in zip(flat, sizes, strict=True):
                 # Header and payload go to writev as separate buffers so big payloads are not copied.
-                bufs.append(FRAME_HEADER.pack(len(p), _crc(lsn, p), lsn))
-                bufs.append(p)
-                total += FRAME_HEADER_SIZE + len(p)
+                bufs.append(FRAME_HEADER.pack(size, _crc_parts(lsn, parts), lsn))
+                bufs.extend(parts)
+                total += FRAME_HEADER_SIZE + size
                 lsn += 1
             self._write_all(bufs)
             active = self._files[-1]

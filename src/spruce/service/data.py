@@ -64,14 +64,14 @@ class IndexService:
         if not self._dimension:
             for rec in records:
                 rec.values = None
-        seen: dict[str, Record] = {}
         for i, rec in enumerate(records):
-            rec.metadata = v.metadata(rec.metadata, f"vectors[{i}].metadata")
-            seen[rec.id] = rec  # the last of duplicate ids in one batch wins, as a sequence of upserts would
-        if len(seen) == len(records):
+            if rec.metadata is not None:
+                rec.metadata = _metadata_at(rec.metadata, i)
+        if len({rec.id for rec in records}) == len(records):
             self.store.put(namespace, records, dense)
         else:
-            self.store.put(namespace, list(seen.values()))
+            # The last of duplicate ids in one batch wins, as a sequence of upserts would.
+            self.store.put(namespace, list({rec.id: rec for rec in records}.values()))
         return len(records)
 
     def update(
@@ -333,3 +333,13 @@ class IndexService:
         if not self.store.has_namespace(name):
             raise NamespaceNotFoundError(f"namespace {name!r} not found in index {self.info.name!r}")
         self.store.drop_namespace(name)
+
+
+def _metadata_at(raw: Any, i: int) -> Any:
+    """`v.metadata` of record i, its field name built only for an error (checking is pure, so the
+    second call raises the same error with the record named)."""
+    try:
+        return v.metadata(raw)
+    except InvalidArgumentError:
+        v.metadata(raw, f"vectors[{i}].metadata")
+        raise

@@ -28,6 +28,7 @@ MAX_NAMESPACE_LENGTH = 512
 _INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
 # C0, DEL and C1 (Unicode category Cc). A NUL or a newline in a name breaks logs, path-like tools and
 # other implementations that treat names as C strings, so ids, namespaces and field names refuse them.
+_INT64 = 1 << 63
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UINT32_MAX = 2**32 - 1
 
@@ -179,13 +180,23 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
     if not isinstance(raw, Mapping):
         raise InvalidArgumentError(f"{what} must be an object, got {type(raw).__name__}")
     out: dict[str, Any] = {}
+    # An upper bound of the encoded size, so small objects (nearly all) skip the encode: JSON writes
+    # a character as at most 6 bytes (\u00XX), a number in at most 24, plus quotes, colon and comma.
+    bound = 2
     for key, value in raw.items():
         kind = type(value)
         # The common case, checked cheaply; everything else takes the careful path below.
         plain = kind is str or kind is int or kind is bool or (kind is float and math.isfinite(value))
         if plain and type(key) is str and key and key[0] != "$" and key.isprintable():
             out[key] = value
+            if kind is str:
+                bound += 6 * len(key) + 6 * len(value) + 6
+            elif kind is not int or -_INT64 <= value < 2 * _INT64:
+                bound += 6 * len(key) + 28
+            else:
+                bound = MAX_METADATA_BYTES + 1  # beyond 64 bits: the encoder says what it thinks
             continue
+        bound = MAX_METADATA_BYTES + 1  # anything else: measure it
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"{what} keys must be non-empty strings, got {key!r}")
         if key.startswith("$"):
@@ -211,6 +222,8 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
                 f"{what} field {key!r} has type {type(value).__name__}; allowed: string, number, bool, "
                 "list of strings (metadata is flat)"
             )
+    if bound <= MAX_METADATA_BYTES:
+        return out
     size = len(orjson.dumps(out))
     if size > MAX_METADATA_BYTES:
         raise InvalidArgumentError(f"{what} is {size} bytes; at most {MAX_METADATA_BYTES} bytes per record")
@@ -229,7 +242,7 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
         and mat.ndim == 2
         and mat.shape[1] == dimension
         and np.isfinite(mat).all()
-        and not any(_holds_booleans(r.values, mat[i]) for i, r in enumerate(records))
+        and not _any_booleans(records, mat)
     ):
         for i, rec in enumerate(records):
             rec.values = mat[i]
@@ -237,6 +250,14 @@ def dense_matrix(records: Sequence[Record], dimension: int) -> FloatArray:
     for i, rec in enumerate(records):
         rec.values = dense_vector(rec.values, dimension, f"vectors[{i}].values")
     return np.stack([r.values for r in records if r.values is not None])
+
+
+def _any_booleans(records: Sequence[Record], mat: FloatArray) -> bool:
+    """`_holds_booleans` over a batch; rows given as float numpy arrays (the common case) in one pass."""
+    kinds = {type(r.values) for r in records}
+    if kinds == {np.ndarray}:
+        return any(r.values.dtype.kind == "b" for r in records)  # type: ignore[union-attr]
+    return any(_holds_booleans(r.values, mat[i]) for i, r in enumerate(records))
 
 
 def check_records(records: Sequence[Record], dimension: int, vector_type: str) -> None:
@@ -247,6 +268,8 @@ def check_records(records: Sequence[Record], dimension: int, vector_type: str) -
         raise InvalidArgumentError(
             f"upsert of {len(records)} records; at most {MAX_UPSERT_BATCH} records per request"
         )
+    if vector_type != "sparse" and _plain_dense_batch(records):
+        return
     for i, rec in enumerate(records):
         check_id(rec.id, f"vectors[{i}].id")
         if vector_type == "sparse":
@@ -258,3 +281,16 @@ def check_records(records: Sequence[Record], dimension: int, vector_type: str) -
                 raise InvalidArgumentError(f"vectors[{i}] ({rec.id!r}) needs sparse_values in a sparse index")
         elif rec.values is None:
             raise InvalidArgumentError(f"vectors[{i}] ({rec.id!r}) needs values (dimension {dimension})")
+
+
+def _plain_dense_batch(records: Sequence[Record]) -> bool:
+    """Whether every record of a dense batch has a valid id and values, judged for the whole batch in
+    a few C loops; False sends the batch through the per-record checks, which name the culprit."""
+    ids = [r.id for r in records]
+    if not all(type(i) is str for i in ids):
+        return False
+    lengths = list(map(len, ids))
+    if min(lengths) < 1 or max(lengths) > MAX_ID_LENGTH:
+        return False
+    # Printable ids (nearly all) are free of control characters; others take the careful check.
+    return "".join(ids).isprintable() and all(r.values is not None for r in records)

@@ -75,15 +75,11 @@ def duplicate(name: str, where: str) -> InvalidArgumentError:
 def check_body(body: bytes) -> None:
     """`check` for a whole body that orjson has already accepted."""
     try:
-        doc = simd.parse(body)
+        with simd.document(body) as doc:
+            check(doc, "")
     except simd.Unexpected:
         # Valid for orjson but not for simdjson (very rare, e.g. an exotic number): the slow stdlib path.
         _check_stdlib(body)
-        return
-    try:
-        check(doc, "")
-    finally:
-        del doc
 
 
 def _check_stdlib(body: bytes) -> None:

@@ -27,21 +27,19 @@ _FIELDS = frozenset({"id", "metadata", "sparseValues", "sparse_values"})
 _SPARSE = {"sparseValues": "sparse_values", "sparse_values": "sparseValues"}
 
 
-def upsert_request(body: bytes) -> tuple[list[Record], str]:
-    """(records, namespace) of an upsert body; errors as `rest.upsert_request` raises them."""
+def upsert_request(body: bytes | memoryview) -> tuple[list[Record], str]:
+    """(records, namespace) of an upsert body; errors as `rest.upsert_request` raises them. Nothing
+    returned refers to `body` (the REST route reuses its buffer)."""
     fast = _fast(body)
     if fast is not None:
         return fast
-    return rest.upsert_request(rest.loads(body))
+    return rest.upsert_request(rest.loads(bytes(body)))
 
 
-def _fast(body: bytes) -> tuple[list[Record], str] | None:
+def _fast(body: bytes | memoryview) -> tuple[list[Record], str] | None:
     try:
-        doc = simd.parse(body)
-        try:
+        with simd.document(body) as doc:
             records, namespace, arrays = _records(doc)
-        finally:
-            del doc
         if simd.count_brackets(body) != arrays:
             raise simd.Unexpected
     except simd.Unexpected:
@@ -158,7 +156,17 @@ def _float32_rows(rows: list[FloatArray | None]) -> list[FloatArray | None]:
     present = [r for r in rows if r is not None]
     if not present:
         return list(rows)
-    flat = simd.float32(present[0] if len(present) == 1 else np.concatenate(present))
+    if len(present) == 1:
+        flat = simd.float32(present[0])
+    else:
+        # Straight to float32: no float64 copy of the batch (6 MB of fresh pages per 1,000 x 768).
+        # Out-of-range values become inf here and are refused just below, as in `simd.float32`.
+        with np.errstate(over="ignore"):
+            flat = np.concatenate(present, dtype=np.float32, casting="same_kind")
+        if not np.isfinite(flat).all():
+            raise simd.Unexpected
+    if len(present) == len(rows) and all(r.size == present[0].size for r in present):
+        return list(flat.reshape(len(rows), -1))  # row views in one C loop
     out: list[FloatArray | None] = []
     start = 0
     for r in rows:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from spruce.api.rest.body_pool import pooled_body
 from spruce.api.rest.calls import CALLS, LARGE_BODY_BYTES
 from spruce.api.rest.control import API_VERSION_HEADER
-from spruce.api.rest.http import json_response, read_body, read_json
+from spruce.api.rest.http import declared_size, json_response, read_body, read_json
 from spruce.api.rest.routes import RouteSpec
 from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError
@@ -68,21 +69,28 @@ class DataRoutes:
         return self.catalog.index(self.index_name)
 
     async def upsert(self, request: Request) -> Response:
-        body = await read_body(request, self.limit)
         svc = self._service()
+        size = declared_size(request, self.limit)
 
         # Decoding takes tens of ms for a large body: in the pool, not on the event loop. Large bodies
-        # are decoded one at a time (the decoder holds the GIL, so a second one at once only adds
-        # hand-offs), and the slot is given back before the write waits for its fsync; small bodies
-        # decode and write in one hop, so many small concurrent writes still share WAL fsyncs.
-        if len(body) >= LARGE_BODY_BYTES:
-            records, namespace = await CALLS.pooled_decode(lambda: upsert_json.upsert_request(body))
-            del body  # 15 MB of JSON not kept alive while the write waits for its fsync
+        # are read into a reused buffer (body_pool), decoded one at a time (the decoder holds the GIL,
+        # so a second one at once only adds hand-offs), and the slot is given back before the write
+        # waits for its fsync; small bodies decode and write in one hop, so many small concurrent
+        # writes still share WAL fsyncs.
+        if size is not None and size >= LARGE_BODY_BYTES:
+            async with pooled_body(request, size, self.limit) as body:
+                records, namespace = await CALLS.pooled_decode(lambda: upsert_json.upsert_request(body))
+            count = await CALLS.pooled(lambda: svc.upsert(records, namespace))
+            return json_response({"upsertedCount": count})
+        raw = await read_body(request, self.limit)
+        if len(raw) >= LARGE_BODY_BYTES:
+            records, namespace = await CALLS.pooled_decode(lambda: upsert_json.upsert_request(raw))
+            del raw  # 15 MB of JSON not kept alive while the write waits for its fsync
             count = await CALLS.pooled(lambda: svc.upsert(records, namespace))
         else:
 
             def parse_and_upsert() -> int:
-                records, namespace = upsert_json.upsert_request(body)
+                records, namespace = upsert_json.upsert_request(raw)
                 return svc.upsert(records, namespace)
 
             count = await CALLS.pooled(parse_and_upsert)

@@ -71,18 +71,26 @@ def check_content_type(request: Request, accepted: frozenset[str] = JSON) -> Non
         )
 
 
+def declared_size(request: Request, limit: int, accepted: frozenset[str] = JSON) -> int | None:
+    """The body's Content-Length (None when not given), refusing more than `limit` bytes and a
+    Content-Type outside `accepted` before anything is read."""
+    check_content_type(request, accepted)
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return None
+    try:
+        size = int(declared)
+    except ValueError:
+        raise InvalidArgumentError("Content-Length must be an integer") from None
+    if size > limit:
+        raise PayloadTooLargeError(f"request body is {size} bytes; the limit is {limit} bytes")
+    return size
+
+
 async def read_body(request: Request, limit: int, accepted: frozenset[str] = JSON) -> bytes:
     """The raw body, refusing more than `limit` bytes whether or not Content-Length says so, and a
     Content-Type outside `accepted`."""
-    check_content_type(request, accepted)
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise InvalidArgumentError("Content-Length must be an integer") from None
-        if size > limit:
-            raise PayloadTooLargeError(f"request body is {size} bytes; the limit is {limit} bytes")
+    declared_size(request, limit, accepted)
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
