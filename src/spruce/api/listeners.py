@@ -36,11 +36,9 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from spruce.api import tls as tls_mod
-from spruce.api.large_bodies import LargeBodyHttpToolsProtocol
 
 log = logging.getLogger("spruce.api.listeners")
 
@@ -118,8 +116,6 @@ class Listener:
             timeout_keep_alive=75,
         )
         self._config.load()
-        if self._config.http_protocol_class is HttpToolsProtocol:
-            self._config.http_protocol_class = LargeBodyHttpToolsProtocol
         self._protocols: set[Any] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._accept_task: asyncio.Task[None] | None = None
