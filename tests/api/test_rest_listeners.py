@@ -124,3 +124,41 @@ async def test_server_hosts_follow_creates_and_deletes(tmp_path: Path) -> None:
         assert PortRegistry(tmp_path).get("idx") is None
     finally:
         await server.stop(grace=1)
+
+
+async def test_large_body_over_a_real_socket_arrives_whole() -> None:
+    """An upsert body of several MB through the listener's HTTP/1.1 protocol, sent in small writes
+    (uvicorn pauses and resumes reading it many times), is stored exactly."""
+    import numpy as np
+    import orjson
+
+    catalog = Catalog(None)
+    catalog.create_index("big", dimension=512, metric="euclidean")
+    app = create_index_app(catalog, "big", ServerConfig(max_body_bytes=64 << 20))
+    listener = Listener(bind("127.0.0.1", 0), app, ServerState(), index_name="big")
+    listener.start()
+    vecs = np.random.default_rng(7).standard_normal((1000, 512)).astype(np.float32)
+    body = orjson.dumps(
+        {"vectors": [{"id": f"v{i}", "values": vecs[i].tolist()} for i in range(len(vecs))], "namespace": "n"}
+    )
+    assert len(body) > 8 * 1024 * 1024
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        head = (
+            f"POST /vectors/upsert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode())
+        for start in range(0, len(body), 50_000):
+            writer.write(body[start : start + 50_000])
+            await writer.drain()
+        response = await reader.read()
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 200"), response[:300]
+        assert b'"upsertedCount":1000' in response
+    finally:
+        await listener.close()
+    index = catalog.index("big")
+    got = index.fetch(["v0", "v500", "v999"], namespace="n")
+    for i in (0, 500, 999):
+        assert np.array_equal(np.asarray(got[f"v{i}"].values, dtype=np.float32), vecs[i])
