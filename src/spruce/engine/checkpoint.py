@@ -11,16 +11,12 @@ the new one with its tail.
 from __future__ import annotations
 
 import contextlib
-import threading
-from pathlib import Path
 from typing import Protocol
 
 from spruce.config import EngineConfig
 from spruce.engine.buffers import POOL
-from spruce.engine.committed import CommittedLayout
+from spruce.engine.committed import LayoutHost
 from spruce.engine.fsutil import one_sync_for
-from spruce.engine.maintenance import Scheduler
-from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.pack import PACK_MAX_ROWS, Packs
 from spruce.engine.packing import PackCheckpoint
 from spruce.engine.rows import RowBlock
@@ -31,29 +27,14 @@ from spruce.engine.wal import Wal
 _ONE_SYNC_MIN_FILES = 4
 
 
-class CheckpointHost(Protocol):
-    """What a checkpoint uses of its store (engine/store.py's Store)."""
+class CheckpointHost(LayoutHost, Protocol):
+    """What a checkpoint uses of its store, beyond what every layout writer does."""
 
-    path: Path | None
-    dimension: int
     config: EngineConfig
     packs: Packs
-    scheduler: Scheduler
-    table: NamespaceTable
-    committed: CommittedLayout
 
     @property
-    def lock(self) -> threading.RLock: ...
-    @property
-    def maintenance_lock(self) -> threading.Lock: ...
-    @property
-    def applied_lsn(self) -> int: ...
-    @property
     def wal(self) -> Wal | None: ...
-    @property
-    def next_block(self) -> int: ...
-    def new_block_id(self) -> int: ...
-    def check_open(self) -> None: ...
 
 
 def packable(rows: int, dimension: int, config: EngineConfig) -> bool:

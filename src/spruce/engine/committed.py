@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Protocol
 
+from spruce.engine.maintenance import Scheduler
 from spruce.engine.manifest import Layout, sweep, write_manifest
+from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.pack import Packs
 from spruce.engine.packing import PackCheckpoint
 
@@ -62,3 +65,24 @@ class CommittedLayout:
         sweep(self.path, layout, self.pending_dirs, packs)
         with self._lock:
             self._packs.keep_only(packs)
+
+
+class LayoutHost(Protocol):
+    """What a writer of the layout (a checkpoint, an import) uses of its store (store.py's Store)."""
+
+    path: Path | None
+    dimension: int
+    scheduler: Scheduler
+    table: NamespaceTable
+    committed: CommittedLayout
+
+    @property
+    def lock(self) -> threading.RLock: ...
+    @property
+    def maintenance_lock(self) -> threading.Lock: ...
+    @property
+    def applied_lsn(self) -> int: ...
+    @property
+    def next_block(self) -> int: ...
+    def new_block_id(self) -> int: ...
+    def check_open(self) -> None: ...

@@ -10,43 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Protocol
 
 from spruce.engine.bulk import DEFAULT_SEGMENT_ROWS, BulkSegment, NamespaceWriter, open_segment
-from spruce.engine.committed import CommittedLayout
+from spruce.engine.committed import LayoutHost
 from spruce.engine.fsutil import fsync_dir
-from spruce.engine.maintenance import Scheduler
-from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.rows import RowBlock
 from spruce.errors import AlreadyExistsError, InvalidArgumentError
 
 
-class PublishHost(Protocol):
-    """What an import uses of its store (engine/store.py's Store)."""
-
-    path: Path | None
-    dimension: int
-    scheduler: Scheduler
-    table: NamespaceTable
-    committed: CommittedLayout
-
-    @property
-    def lock(self) -> threading.RLock: ...
-    @property
-    def maintenance_lock(self) -> threading.Lock: ...
-    @property
-    def applied_lsn(self) -> int: ...
-    @property
-    def next_block(self) -> int: ...
-    def new_block_id(self) -> int: ...
-    def check_open(self) -> None: ...
-
-
-def bulk_writer(store: PublishHost, segment_rows: int = 0) -> NamespaceWriter:
+def bulk_writer(store: LayoutHost, segment_rows: int = 0) -> NamespaceWriter:
     """A writer for one imported namespace's segments (hidden until `publish_namespace`)."""
     if store.path is None:
         raise InvalidArgumentError("imports need an index on disk; open the client with a path")
@@ -70,7 +44,7 @@ def bulk_writer(store: PublishHost, segment_rows: int = 0) -> NamespaceWriter:
 
 
 def publish_namespace(
-    store: PublishHost, name: str, segments: Sequence[BulkSegment]
+    store: LayoutHost, name: str, segments: Sequence[BulkSegment]
 ) -> tuple[list[RowBlock], int]:
     """Make an imported namespace visible at once. Raises AlreadyExistsError (and removes the
     segments) if the namespace exists. Returns its blocks (for their graphs) and its record count."""
