@@ -193,3 +193,21 @@ def test_target_recall_and_width_are_validated() -> None:
     assert settings.engine.ann_target_recall == 0.95
     with pytest.raises(InvalidArgumentError, match="must be a number"):
         Settings.from_env({"SPRUCE_ENGINE_ANN_TARGET_RECALL": "high"})
+
+
+def test_margin_is_over_queries_when_misses_clump() -> None:
+    """The same mean recall is less certain when the misses fall on a few queries (as on real text
+    embeddings) than when they are spread one per query: the margin is the standard error over
+    queries, never below the binomial one over neighbours."""
+    from spruce.engine.calibrate import _confidently_reaches
+
+    clumped = np.ones(500)
+    clumped[:3] = 0.0  # three queries lose all ten neighbours: mean 0.994
+    spread = np.ones(500)
+    spread[:30] = 0.9  # thirty queries lose one each: mean 0.994
+    assert spread.mean() == pytest.approx(clumped.mean())
+    assert _confidently_reaches(spread, 5000, 0.99)
+    assert not _confidently_reaches(clumped, 5000, 0.99)
+    # No miss at all: no spread, and the target is reached.
+    assert _confidently_reaches(np.ones(500), 5000, 0.99)
+    assert not _confidently_reaches(np.zeros(0), 0, 0.99)
