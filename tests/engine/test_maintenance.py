@@ -74,11 +74,11 @@ def test_hnsw_builds_wait_while_writes_stream_in(tmp_path: Path) -> None:
         client.create_index("m", dimension=DIM, metric="cosine")
         index = client.Index("m")
         store = store_of(index)
-        store.clock = FakeClock()  # never advances: writes are always "just now"
+        store.scheduler.clock = FakeClock()  # never advances: writes are always "just now"
         for start in range(0, 2_000, 250):
             index.upsert(vectors=rows(start, start + 250))
         wait_for(lambda: sum(b.n for b in sealed(index)) >= 1_500, "checkpoints (they are not deferred)")
-        assert store.build_wait() is not None, "a build may start although writes were recent"
+        assert store.scheduler.build_wait() is not None, "a build may start although writes were recent"
         blocks = sealed(index)
         assert max(b.n for b in blocks) >= config.ann_min_rows
         assert all(b.ann is None for b in blocks), "a build started although writes were recent"
@@ -110,17 +110,17 @@ def test_builds_start_under_writes_that_never_pause(tmp_path: Path, cap: int, lo
         index = client.Index("m")
         store = store_of(index)
         clock = FakeClock()
-        store.clock = clock
+        store.scheduler.clock = clock
         index.upsert(vectors=rows(0, 600))  # 500 rows are sealed by a background checkpoint
         wait_for(lambda: any(b.persisted for b in sealed(index)), "the checkpoint")
         index.upsert(vectors=rows(600, 700))  # a write just now: not quiet
         if cap == 1:
-            assert store.build_wait() is None  # the unindexed backlog is over its cap
+            assert store.scheduler.build_wait() is None  # the unindexed backlog is over its cap
         else:
-            assert store.build_wait() is not None  # the segment has not waited long enough yet
+            assert store.scheduler.build_wait() is not None  # the segment has not waited long enough yet
             clock.now += longest_ms / 1000 + 1
             index.upsert(vectors=rows(700, 800))  # still writing: never quiet
-            assert store.build_wait() is None
+            assert store.scheduler.build_wait() is None
         wait_for(lambda: any(b.ann is not None for b in sealed(index)), "an HNSW graph")
 
 
@@ -140,7 +140,7 @@ def test_compaction_keeps_deaths_across_a_checkpoint_during_its_build(
         store = store_of(index)
         assert len(store.namespaces[""].sealed) == 3
         doomed = [f"id{i:05d}" for i in range(0, 900, 7)]
-        real_attach = store.attach_ann
+        real_attach = store.graphs.attach_ann
         fired: list[bool] = []
 
         def attach_then_interfere(block: Any, graph: Any) -> None:
@@ -151,7 +151,7 @@ def test_compaction_keeps_deaths_across_a_checkpoint_during_its_build(
                 store.checkpoint()  # writes the old segments' bitmaps, drops the WAL of the deletes
             real_attach(block, graph)
 
-        monkeypatch.setattr(store, "attach_ann", attach_then_interfere)
+        monkeypatch.setattr(store.graphs, "attach_ann", attach_then_interfere)
         assert compact_namespace(store, "", force=True)
         assert fired, "compaction built no graph: the race was not exercised"
         expected = {f"id{i:05d}" for i in range(1_000)} - set(doomed)
@@ -222,10 +222,10 @@ def test_a_maintenance_round_waits_for_quiet_at_most_the_defer_limit(tmp_path: P
         index = client.Index("m")
         store = store_of(index)
         clock = FakeClock()
-        store.clock = clock
+        store.scheduler.clock = clock
         index.upsert(vectors=rows(0, 10))  # a write just now: not quiet
         store.scheduler.maintenance_since = clock.now
-        assert store.build_wait() is not None
+        assert store.scheduler.build_wait() is not None
         clock.now += 0.5  # past the defer limit, far from the quiet period
-        assert store.build_wait() is None, "waits for the quiet period, not the defer limit"
-        store.yield_to_writes()  # and so returns at once
+        assert store.scheduler.build_wait() is None, "waits for the quiet period, not the defer limit"
+        store.scheduler.yield_to_writes()  # and so returns at once

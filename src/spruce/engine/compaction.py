@@ -13,16 +13,17 @@ from __future__ import annotations
 import math
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from spruce.config import EngineConfig
-from spruce.engine.ann import AnnIndex
+from spruce.engine.committed import CommittedLayout
+from spruce.engine.graphs import GraphKeeper
 from spruce.engine.lazy_ids import take_ids
 from spruce.engine.lazy_meta import gather
+from spruce.engine.maintenance import Scheduler
 from spruce.engine.merge_write import write_merged
 from spruce.engine.namespace import Namespace
 from spruce.engine.rows import RowBlock
@@ -37,26 +38,16 @@ class Store(Protocol):
     path: Path | None
     dimension: int
     config: EngineConfig
+    lock: threading.RLock
+    maintenance_lock: threading.Lock
+    compaction_lock: threading.Lock
+    namespaces: dict[str, Namespace]
+    committed: CommittedLayout  # pending segment dirs, checkpoint sequence
+    graphs: GraphKeeper
+    scheduler: Scheduler  # builds yield to foreground writes
 
-    @property
-    def lock(self) -> threading.RLock: ...
-    @property
-    def maintenance_lock(self) -> threading.Lock: ...
-    @property
-    def compaction_lock(self) -> threading.Lock: ...
-    @property
-    def pending_dirs(self) -> set[str]: ...
-    @property
-    def checkpoint_seq(self) -> int: ...
-    @property
-    def namespaces(self) -> dict[str, Namespace]: ...
     def new_block_id(self) -> int: ...
     def commit_layout(self) -> None: ...
-    def needs_ann(self, block: RowBlock) -> bool: ...
-    def yield_to_writes(self) -> None: ...
-    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]: ...
-    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None: ...
-    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None: ...
 
 
 _DEAD_FRACTION = 0.5
@@ -167,7 +158,7 @@ def _compact(store: Store, name: str, force: bool) -> bool:
         base_ann = base.ann if base is not None else None
         new_id = store.new_block_id()
         dir_name = f"{new_id:012d}"
-        store.pending_dirs.add(dir_name)
+        store.committed.pending_dirs.add(dir_name)
     try:
         total = sum(len(rows) for _, rows in snapshot)
         if store.path is not None and store.dimension and total:
@@ -182,13 +173,13 @@ def _compact(store: Store, name: str, force: bool) -> bool:
         # Dead rows carried over with the kept graph: searched past by the alive mask as ever.
         for row in base_dead.tolist():
             new.kill(row)
-        if store.needs_ann(new):
+        if store.graphs.needs_ann(new):
             if base_ann is not None:
                 extra = new.dense[base_rows : new.n]
-                step = store.build_step(store.yield_to_writes)
-                store.attach_ann(new, base_ann.extended(extra, step, store.config.ann_target_recall))
+                step = store.graphs.build_step(store.scheduler.yield_to_writes)
+                store.graphs.attach_ann(new, base_ann.extended(extra, step, store.config.ann_target_recall))
             else:
-                store.build_ann(new, pause=store.yield_to_writes)
+                store.graphs.build_ann(new, pause=store.scheduler.yield_to_writes)
         # The maintenance lock keeps checkpoints out until the manifest names the new layout: a
         # checkpoint in between could record deaths only in the old segments' bitmaps.
         with store.maintenance_lock:
@@ -205,14 +196,14 @@ def _compact(store: Store, name: str, force: bool) -> bool:
                     # Rows that died during the build, some perhaps before the last checkpoint
                     # (whose WAL is gone): the bitmap must be on disk before the manifest names it.
                     new.alive_file = write_alive(
-                        store.path / "segments" / dir_name, alive, new.n, store.checkpoint_seq
+                        store.path / "segments" / dir_name, alive, new.n, store.committed.seq
                     )
-                store.pending_dirs.discard(dir_name)
+                store.committed.pending_dirs.discard(dir_name)
                 store.commit_layout()
         return True
     finally:
-        if dir_name in store.pending_dirs:
-            store.pending_dirs.discard(dir_name)
+        if dir_name in store.committed.pending_dirs:
+            store.committed.pending_dirs.discard(dir_name)
             if store.path is not None:
                 shutil.rmtree(store.path / "segments" / dir_name, ignore_errors=True)
 

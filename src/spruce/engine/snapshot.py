@@ -1,6 +1,6 @@
 """Point-in-time copies of one index's files, and new index directories built from them.
 
-A snapshot is taken while writes go on. `Store.frozen_files` holds checkpoints, compaction swaps and
+A snapshot is taken while writes go on. `frozen_files` holds checkpoints, compaction swaps and
 WAL truncation off (never writes) and captures, under the store lock, the manifest on disk and the
 WAL position every applied write has reached. Then, outside the store lock:
 
@@ -28,22 +28,22 @@ so one flipped byte anywhere is found before a restore builds anything.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import zlib
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 
+from spruce.engine.checkpoint import CheckpointHost
 from spruce.engine.fsutil import atomic_write_bytes, atomic_write_chunks, fsync_dir, fsync_file
 from spruce.engine.segment import file_crc32
 from spruce.engine.wal import FILE_HEADER, FORMAT_VERSION, FRAME_HEADER, LSN_FIELD, MAGIC, wal_file_name
-from spruce.errors import BackupCorruptionError, CorruptionError
+from spruce.errors import BackupCorruptionError, CorruptionError, InvalidArgumentError
 
 FORMAT = "spruce-snapshot"
 VERSION = 1
@@ -58,7 +58,7 @@ CrcCache = dict[tuple[int, int, int, int], int]
 
 @dataclass(frozen=True, slots=True)
 class FrozenFiles:
-    """What `Store.frozen_files` captured: valid while its context is held."""
+    """What `frozen_files` captured: valid while its context is held."""
 
     root: Path
     manifest: bytes | None  # manifest.json as on disk
@@ -80,13 +80,30 @@ class SnapshotInfo:
 # ------------------------------------------------------------------------------------- taking
 
 
-class Store(Protocol):
-    """What a snapshot uses of the store it copies (engine/store.py's Store)."""
+@contextlib.contextmanager
+def frozen_files(store: CheckpointHost) -> Iterator[FrozenFiles]:
+    """Keep the store's files on disk as they are (no checkpoint, compaction swap or WAL truncation,
+    while writes go on) and capture the manifest and the WAL position of every applied write."""
+    if store.path is None:
+        raise InvalidArgumentError("an in-memory index cannot be backed up: open the client with a path")
+    # The maintenance lock first, as a checkpoint takes them: it is what holds the files still.
+    with store.maintenance_lock:
+        with store.lock:
+            store.check_open()
+            assert store.wal is not None
+            manifest = store.path / "manifest.json"
+            frozen = FrozenFiles(
+                root=store.path,
+                manifest=manifest.read_bytes() if manifest.exists() else None,
+                checkpoint_lsn=store.committed.lsn,
+                lsn=store.applied_lsn,
+                frames=store.wal.replay(after_lsn=store.committed.lsn),
+                namespaces=store.table.counts(),
+            )
+        yield frozen
 
-    def frozen_files(self) -> AbstractContextManager[FrozenFiles]: ...
 
-
-def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> SnapshotInfo:
+def take(store: CheckpointHost, dest: Path, crc_cache: CrcCache | None = None) -> SnapshotInfo:
     """Write a consistent snapshot of `store` into the new directory `dest` (writes keep going).
 
     `crc_cache`, kept by the caller across backups, saves re-reading segments already backed up.
@@ -94,7 +111,7 @@ def take(store: Store, dest: Path, crc_cache: CrcCache | None = None) -> Snapsho
     cache: CrcCache = {} if crc_cache is None else crc_cache
     entries: list[FileEntry] = []
     linked = 0
-    with store.frozen_files() as frozen:
+    with frozen_files(store) as frozen:
         dest.mkdir(parents=True)
         if frozen.manifest is not None:
             entries.append(_write(dest, "manifest.json", frozen.manifest))

@@ -2,13 +2,20 @@
 
 Plain integers bumped under one lock: a few increments per query or build cost nothing next to the
 work they count. Per-index state (WAL size, segments) is read from the stores at scrape time instead
-(`Store.stats`), so only events that leave no trace in the data are counted here.
+(`store_stats`), so only events that leave no trace in the data are counted here.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from spruce.engine.graphs import GraphKeeper
+    from spruce.engine.namespace import Namespace
+    from spruce.engine.namespace_table import NamespaceTable
+    from spruce.engine.wal import Wal
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +84,44 @@ class StoreStats:
     wal_fsyncs: int
     namespaces: tuple[NamespaceStorage, ...]
     graphs_pending: int  # sealed segments big enough for a graph that have none yet
+
+
+class StatsHost(Protocol):
+    """What `store_stats` reads of a store (engine/store.py's Store)."""
+
+    lock: threading.RLock
+    table: NamespaceTable
+    graphs: GraphKeeper
+    wal: Wal | None
+    closed: bool
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]: ...
+
+
+def store_stats(store: StatsHost) -> StoreStats:
+    """Read one store's sizes at once under its lock: WAL, segments per namespace, graphs to build."""
+    with store.lock:
+        wal = store.wal
+        live = tuple(
+            NamespaceStorage(
+                name=name,
+                records=ns.count,
+                segments=len(ns.sealed),
+                memtable_rows=ns.memtable.n,
+                segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
+            )
+            for name, ns in store.namespaces.items()
+        )
+        # A dormant namespace is one segment on disk, not yet opened: it has no graph in memory.
+        dormant = tuple(
+            NamespaceStorage(name=name, records=d.count, segments=1, memtable_rows=0, segments_with_graph=0)
+            for name, d in store.table.dormant.items()
+        )
+        pending = sum(1 for ns in store.namespaces.values() for b in ns.sealed if store.graphs.needs_ann(b))
+    return StoreStats(
+        wal_bytes=wal.size_bytes if wal is not None and not store.closed else 0,
+        wal_fsyncs=wal.fsync_count if wal is not None else 0,
+        namespaces=tuple(sorted(live + dormant, key=lambda s: s.name)),
+        graphs_pending=pending,
+    )

@@ -14,18 +14,16 @@ Directory layout: `wal/` (see wal.py), `segments/<block>/` (see segment.py), `ma
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spruce.config import EngineConfig
 from spruce.engine import codec
-from spruce.engine.ann import AnnIndex
 from spruce.engine.checkpoint import checkpoint_to_disk
 from spruce.engine.committed import CommittedLayout
 from spruce.engine.compaction import compact_namespace, compact_namespaces
@@ -35,54 +33,53 @@ from spruce.engine.namespace import Namespace
 from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.opening import load_layout, open_wal, read_layout
 from spruce.engine.pack import Packs
+from spruce.engine.reads import StoreReads
 from spruce.engine.rows import RowBlock
-from spruce.engine.search import QuerySpec, merge_top_k, search_block
-from spruce.engine.stats import NamespaceStorage, StoreStats
+from spruce.engine.stats import StoreStats, store_stats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
 from spruce.errors import ClosedError, DiskFullError
-from spruce.types import FloatArray, Match, Record
+from spruce.types import FloatArray, Record
 
 if TYPE_CHECKING:
     from spruce.engine.bulk import BulkSegment, NamespaceWriter
-    from spruce.engine.snapshot import FrozenFiles
 
 log = logging.getLogger("spruce.engine")
 
 _WAL_CHECKPOINT_BYTES = 512 * 1024 * 1024
 
 
-class Store:
+class Store(StoreReads):
     def __init__(self, path: Path | None, dimension: int, metric: str, config: EngineConfig) -> None:
         self.path = path
         self.dimension = dimension
         self.metric = metric
         self.config = config
-        self._lock = threading.RLock()
-        self._maintenance = threading.Lock()  # one checkpoint or compaction at a time
+        self.lock = threading.RLock()
+        self.maintenance_lock = threading.Lock()  # one checkpoint or compaction at a time
         self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
-        self._next_block = 1
-        self.table = NamespaceTable(dimension, config.memtable_max_rows, self._block_id, self.packs)
-        self._namespaces = self.table.live  # the live namespaces (compaction and stats read them)
-        self.committed = CommittedLayout(path, self._lock, self.packs)
-        self._applied_lsn = 0
-        self._closed = False
+        self.next_block = 1
+        self.table = NamespaceTable(dimension, config.memtable_max_rows, self.new_block_id, self.packs)
+        self.namespaces = self.table.live  # the live namespaces (compaction and stats read them)
+        self.committed = CommittedLayout(path, self.lock, self.packs)
+        self.applied_lsn = 0
+        self.closed = False
         self._closing = False  # set first in close(), so long background builds stop early
-        self._wal: Wal | None = None
+        self.wal: Wal | None = None
         self._worker: Worker | None = None
         self._ann_worker: Worker | None = None
         self.graphs = GraphKeeper(
-            path, dimension, metric, config, self._lock, lambda: self._closing, self._all_cores
+            path, dimension, metric, config, self.lock, lambda: self._closing, self._all_cores
         )
         self.scheduler = Scheduler(
             config,
-            self._lock,
-            lambda: self._namespaces.values(),
+            self.lock,
+            lambda: self.namespaces.values(),
             self.graphs,
             lambda: compact_namespaces(self),
             lambda: self._closing,
             persisted=path is not None,
         )
-        self._compacting = threading.Lock()  # one compaction at a time
+        self.compaction_lock = threading.Lock()  # one compaction at a time
         # What opening the WAL found; `damage` is non-empty when recovery skipped corrupt frames.
         self.recovery: RecoveryReport | None = None
         if path is not None:
@@ -104,7 +101,7 @@ class Store:
             self.scheduler.background = True
         # Segments whose HNSW build had not finished (or was cut short by a close or crash), and
         # memory-mapped graphs to bring into RAM. Opening never merges segments by itself.
-        opened = [b for ns in self._namespaces.values() for b in ns.sealed]
+        opened = [b for ns in self.namespaces.values() for b in ns.sealed]
         if self._ann_worker is None:
             for block in opened:
                 if self.graphs.needs_ann(block):
@@ -120,9 +117,9 @@ class Store:
             self.checkpoint()
 
     # -- opening ----------------------------------------------------------------------------------
-    def _block_id(self) -> int:
-        bid = self._next_block
-        self._next_block += 1
+    def new_block_id(self) -> int:
+        bid = self.next_block
+        self.next_block += 1
         return bid
 
     def _ns(self, name: str, create: bool) -> Namespace | None:
@@ -130,17 +127,17 @@ class Store:
 
     def _open_from_disk(self, path: Path) -> None:
         manifest = read_layout(path)
-        self._next_block = manifest.next_block_id
+        self.next_block = manifest.next_block_id
         load_layout(path, manifest, self.metric, self.table, self.committed, self.packs)
         wal, self.recovery = open_wal(path, self.config, manifest.checkpoint_lsn)
-        self._wal = wal
-        self._applied_lsn = manifest.checkpoint_lsn
+        self.wal = wal
+        self.applied_lsn = manifest.checkpoint_lsn
         floor = self.committed.replay_floor
         for lsn, payload in wal.replay(after_lsn=manifest.checkpoint_lsn):
             op = codec.decode(payload)
             if lsn > floor.get(op.namespace, 0):
                 self._apply(op)
-            self._applied_lsn = lsn
+            self.applied_lsn = lsn
 
     # -- writes -----------------------------------------------------------------------------------
     def _apply(self, op: codec.Op) -> None:
@@ -166,19 +163,19 @@ class Store:
 
     def _write(self, payload: bytes | codec.Parts, op: codec.Op) -> None:
         """Log then apply under the lock; wait for durability outside it (group commit)."""
-        with self._lock:
+        with self.lock:
             lsn, need_checkpoint = self._log_and_apply(payload, op)
         self._settle(lsn, need_checkpoint)
 
     def _log_and_apply(self, payload: bytes | codec.Parts, op: codec.Op) -> tuple[int, bool]:
         """Under the lock: frame the op into the WAL (not yet durable) and apply it. Returns its LSN
         and whether a checkpoint is due, for `_settle` once the lock is released."""
-        self._check_open()
+        self.check_open()
         lsn = 0
-        if self._wal is not None:
-            lsn = self._wal.write(payload)
+        if self.wal is not None:
+            lsn = self.wal.write(payload)
         self._apply(op)
-        self._applied_lsn = max(self._applied_lsn, lsn)
+        self.applied_lsn = max(self.applied_lsn, lsn)
         self.scheduler.note_write()
         return lsn, self._needs_checkpoint(op.namespace)
 
@@ -187,8 +184,8 @@ class Store:
         With the lock held, the fsync would hold back every other writer and reader, and an inline
         checkpoint (no background worker) would take the maintenance lock after the store lock, the
         opposite of the checkpoint's own order: two writers could deadlock."""
-        if self._wal is not None:
-            self._wal.sync(lsn)
+        if self.wal is not None:
+            self.wal.sync(lsn)
         if need_checkpoint:
             self._request_checkpoint()
 
@@ -196,7 +193,7 @@ class Store:
         ns = self._ns(namespace, create=False)
         if ns is not None and ns.memtable.n >= self.config.memtable_max_rows:
             return True
-        return self._wal is not None and self._wal.size_bytes > _WAL_CHECKPOINT_BYTES
+        return self.wal is not None and self.wal.size_bytes > _WAL_CHECKPOINT_BYTES
 
     def put(self, namespace: str, records: Sequence[Record], dense: FloatArray | None = None) -> None:
         """Upsert whole records; `dense` optionally holds their values stacked in order."""
@@ -224,7 +221,7 @@ class Store:
 
         `select` runs under the lock, so no other write interleaves between the read and the write.
         """
-        with self._lock:
+        with self.lock:
             ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
@@ -237,7 +234,7 @@ class Store:
         return len(records)
 
     def delete_matching(self, namespace: str, flt: Any) -> int:
-        with self._lock:
+        with self.lock:
             ns = self._ns(namespace, create=False)
             if ns is None:
                 return 0
@@ -249,81 +246,12 @@ class Store:
         self._settle(lsn, need_checkpoint)
         return len(ids)
 
-    # -- reads ------------------------------------------------------------------------------------
-    def namespace_counts(self) -> dict[str, int]:
-        with self._lock:
-            return self.table.counts()
-
-    def namespace_page(
-        self, prefix: str, after: str | None, limit: int
-    ) -> tuple[list[tuple[str, int]], bool, int]:
-        """Up to `limit` (name, count) in name order after `after` among names starting with
-        `prefix`; whether more follow; how many names have the prefix (see NamespaceTable.page)."""
-        with self._lock:
-            return self.table.page(prefix, after, limit)
-
-    def has_namespace(self, namespace: str) -> bool:
-        with self._lock:
-            return namespace in self.table
-
-    def count_matching(self, namespace: str, flt: Any) -> int:
-        with self._lock:
-            ns = self._ns(namespace, create=False)
-            if ns is None:
-                return 0
-            if flt is None:
-                return ns.count
-            return sum(int((b.alive[: b.n] & b.filter_mask(flt, b.n)).sum()) for b in ns.blocks() if b.n)
-
-    def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Record]:
-        with self._lock:
-            ns = self._ns(namespace, create=False)
-            if ns is None:
-                return {}
-            out: dict[str, Record] = {}
-            for rid in ids:
-                rec = ns.get(rid)
-                if rec is not None:
-                    out[rid] = rec
-            return out
-
-    def with_namespace(self, namespace: str, fn: Callable[[Namespace | None], Any]) -> Any:
-        """Run `fn` on the namespace under the lock (for paging reads that need a consistent view)."""
-        with self._lock:
-            return fn(self._ns(namespace, create=False))
-
-    def query(
-        self, namespace: str, spec: QuerySpec, flt: Any, include_values: bool, include_metadata: bool
-    ) -> list[Match]:
-        with self._lock:
-            self._check_open()
-            ns = self._ns(namespace, create=False)
-            if ns is None:
-                return []
-            views = ns.views(flt)
-            blocks = {b.block_id: b for b in ns.blocks()}
-        parts = []
-        for view in views:
-            rows, scores, keys = search_block(view, spec)
-            if len(rows):
-                parts.append((view.block_key, rows, scores, keys))
-        top = merge_top_k(parts, spec.top_k)
-        out: list[Match] = []
-        for block_key, row, score in top:
-            block = blocks[block_key]
-            if include_values or include_metadata:
-                rec = block.record(row, values=include_values, metadata=include_metadata)
-                out.append(Match(rec.id, score, rec.values, rec.sparse_values, rec.metadata))
-            else:
-                out.append(Match(block.ids[row], score))
-        return out
-
     # -- maintenance ------------------------------------------------------------------------------
     def _request_checkpoint(self) -> None:
         if self._worker is not None:
             self._worker.request("checkpoint")
             return
-        if self._lock._is_owned():  # type: ignore[attr-defined]
+        if self.lock._is_owned():  # type: ignore[attr-defined]
             # A caller holds the store lock around its writes (the collections service does, to make
             # a check and a write atomic): checkpointing here would take the maintenance lock after
             # the store lock and could deadlock with another writer's checkpoint. The next write
@@ -339,9 +267,9 @@ class Store:
     def checkpoint(self) -> None:
         """Seal memtables into segments and commit a manifest; no-op for in-memory stores."""
         if self.path is None:
-            with self._lock:
+            with self.lock:
                 sealed_now = []
-                for ns in self._namespaces.values():
+                for ns in self.namespaces.values():
                     if ns.memtable.n >= self.config.memtable_max_rows:
                         sealed = ns.seal_memtable()
                         if sealed is not None:
@@ -391,144 +319,45 @@ class Store:
         """
         with self.scheduler.urgency():
             if self.path is None:
-                with self._lock:
-                    sealed_now = [b for b in (ns.seal_memtable() for ns in self._namespaces.values()) if b]
+                with self.lock:
+                    sealed_now = [b for b in (ns.seal_memtable() for ns in self.namespaces.values()) if b]
                 self._after_seal(sealed_now)
             else:
                 self.checkpoint()
             self.wait_idle()
             if optimize:
-                for name in list(self._namespaces):
+                for name in list(self.namespaces):
                     compact_namespace(self, name, force=True)
                 self.wait_idle()
 
-    def _check_open(self) -> None:
-        if self._closed:
+    def check_open(self) -> None:
+        if self.closed:
             raise ClosedError("this index store is closed")
 
     def close(self) -> None:
-        if self._closed:
+        if self.closed:
             return
         self._closing = True
         for worker in (self._worker, self._ann_worker):
             if worker is not None:
                 worker.stop()
-        with self._maintenance, self._lock:
-            self._closed = True
-            if self._wal is not None:
-                self._wal.close()
+        with self.maintenance_lock, self.lock:
+            self.closed = True
+            if self.wal is not None:
+                self.wal.close()
 
     def remove_files(self) -> None:
         self.close()
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
 
-    # What compaction uses (its `Store` protocol): graphs and deferral through the store, so a test
-    # can intercept them in one place.
-    def needs_ann(self, block: RowBlock) -> bool:
-        return self.graphs.needs_ann(block)
-
-    def build_step(self, pause: Callable[[], None] | None = None) -> Callable[[], None]:
-        return self.graphs.build_step(pause)
-
-    def build_ann(self, block: RowBlock, pause: Callable[[], None] | None = None) -> None:
-        self.graphs.build_ann(block, pause)
-
-    def attach_ann(self, block: RowBlock, index: AnnIndex) -> None:
-        self.graphs.attach_ann(block, index)
-
-    def yield_to_writes(self) -> None:
-        self.scheduler.yield_to_writes()
-
-    def build_wait(self) -> float | None:
-        return self.scheduler.build_wait()
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The clock background work is deferred by (a test may replace it to decide without waiting)."""
-        return self.scheduler.clock
-
-    @clock.setter
-    def clock(self, clock: Callable[[], float]) -> None:
-        self.scheduler.clock = clock
-
-    # Locks and namespaces for compaction (same package).
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
-
-    @property
-    def maintenance_lock(self) -> threading.Lock:
-        return self._maintenance
-
-    @property
-    def compaction_lock(self) -> threading.Lock:
-        return self._compacting
-
-    @property
-    def pending_dirs(self) -> set[str]:
-        """Names of segment dirs being written outside the maintenance lock (checkpoints keep them)."""
-        return self.committed.pending_dirs
-
-    @property
-    def checkpoint_seq(self) -> int:
-        return self.committed.seq
-
-    @property
-    def namespaces(self) -> dict[str, Namespace]:
-        return self._namespaces
-
-    def new_block_id(self) -> int:
-        return self._block_id()
-
-    @property
-    def next_block(self) -> int:
-        """The block id the next new block takes (the manifest records it)."""
-        return self._next_block
-
-    @property
-    def applied_lsn(self) -> int:
-        return self._applied_lsn
-
-    @property
-    def wal(self) -> Wal | None:
-        return self._wal
-
-    def check_open(self) -> None:
-        self._check_open()
-
     def commit_layout(self) -> None:
         """Write a manifest for the current layout (after compaction) at the current checkpoint LSN."""
-        with self._lock:
+        with self.lock:
             layout = self.table.layout()
             lsn_manifest = self.committed.lsn
-        self.committed.write(layout, lsn_manifest, self._next_block, {})
+        self.committed.write(layout, lsn_manifest, self.next_block, {})
         self.committed.sweep(layout)
-
-    @contextlib.contextmanager
-    def frozen_files(self) -> Iterator[FrozenFiles]:
-        """Keep the files on disk as they are (no checkpoint, compaction swap or WAL truncation, while
-        writes go on) and capture the manifest and the WAL position of every applied write, for a
-        snapshot to copy (see snapshot.py)."""
-        from spruce.engine.snapshot import FrozenFiles
-        from spruce.errors import InvalidArgumentError
-
-        if self.path is None:
-            raise InvalidArgumentError("an in-memory index cannot be backed up: open the client with a path")
-        with self._maintenance:
-            with self._lock:
-                self._check_open()
-                assert self._wal is not None
-                manifest = self.path / "manifest.json"
-                frozen = FrozenFiles(
-                    root=self.path,
-                    manifest=manifest.read_bytes() if manifest.exists() else None,
-                    checkpoint_lsn=self.committed.lsn,
-                    lsn=self._applied_lsn,
-                    frames=self._wal.replay(after_lsn=self.committed.lsn),
-                    namespaces=self.table.counts(),
-                )
-            yield frozen
 
     # -- bulk import (see engine/bulk.py and engine/publish.py) ----------------------------------------
     def bulk_writer(self, segment_rows: int = 0) -> NamespaceWriter:
@@ -548,36 +377,10 @@ class Store:
 
     def graphs_ready(self, namespace: str) -> bool:
         """Whether every sealed segment of the namespace that should have an HNSW graph has one."""
-        with self._lock:
+        with self.lock:
             ns = self._ns(namespace, create=False)
             return ns is None or not any(self.graphs.needs_ann(b) for b in ns.sealed)
 
     def stats(self) -> StoreStats:
         """Sizes for monitoring: WAL, segments per namespace, graphs still to build."""
-        with self._lock:
-            wal = self._wal
-            namespaces = tuple(
-                NamespaceStorage(
-                    name=name,
-                    records=ns.count,
-                    segments=len(ns.sealed),
-                    memtable_rows=ns.memtable.n,
-                    segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
-                )
-                for name, ns in sorted(self._namespaces.items())
-            ) + tuple(
-                NamespaceStorage(
-                    name=name, records=d.count, segments=1, memtable_rows=0, segments_with_graph=0
-                )
-                for name, d in sorted(self.table.dormant.items())
-            )
-            namespaces = tuple(sorted(namespaces, key=lambda s: s.name))
-            pending = sum(
-                1 for ns in self._namespaces.values() for b in ns.sealed if self.graphs.needs_ann(b)
-            )
-        return StoreStats(
-            wal_bytes=wal.size_bytes if wal is not None and not self._closed else 0,
-            wal_fsyncs=wal.fsync_count if wal is not None else 0,
-            namespaces=namespaces,
-            graphs_pending=pending,
-        )
+        return store_stats(self)
