@@ -65,7 +65,7 @@ def checkpoint_to_disk(store: CheckpointHost) -> list[RowBlock]:
             plan = PackCheckpoint.plan(
                 store.packs,
                 store.dimension,
-                namespaces,
+                store.table,
                 new_blocks,
                 lambda rows: packable(rows, store.dimension, store.config),
                 store.new_block_id,

@@ -24,7 +24,9 @@ from spruce.engine import pack as packmod
 from spruce.engine.lazy_meta import gather
 from spruce.engine.manifest import BlockRef
 from spruce.engine.namespace import Namespace
+from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.pack import Pack, Packs, pack_dir_name, write_pack
+from spruce.engine.repack import namespaces_to_repack
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import write_alive
 from spruce.engine.sparse import SparseRows
@@ -62,32 +64,39 @@ class PackCheckpoint:
         cls,
         packs: Packs,
         dimension: int,
-        namespaces: Mapping[str, Namespace],
+        table: NamespaceTable,
         new_blocks: list[RowBlock],
         small: Callable[[int], bool],
         new_id: Callable[[], int],
     ) -> PackCheckpoint:
         """Under the store lock, right after sealing: choose what goes into the pack."""
         self = cls(packs, dimension)
+        namespaces = table.live
         new_ids = {b.block_id for b in new_blocks}
 
         def packable(b: RowBlock) -> bool:
             return b.ann is None and small(b.n)
 
+        def foldable(ns: Namespace) -> bool:
+            return small(sum(b.live_count for b in ns.sealed)) and all(packable(b) for b in ns.sealed)
+
+        def fold(name: str, ns: Namespace) -> None:
+            rows = [np.flatnonzero(b.alive[: b.n]) for b in ns.sealed]
+            self.blocks.append(_Merge(name, ns, list(ns.sealed), rows, new_id()))
+            self.merged_away.update(b.block_id for b in ns.sealed)
+
         small_new = [b for b in new_blocks if packable(b)]
+        folded: set[str] = set()
+        packed: set[int] = set()
         if len(small_new) >= packmod.PACK_MIN_BLOCKS:
             self.pack_id = new_id()
-            packed: set[int] = set()
             for name, ns in namespaces.items():
                 mine = [b for b in ns.sealed if b.block_id in new_ids and packable(b)]
                 if not mine:
                     continue
-                live = sum(b.live_count for b in ns.sealed)
-                if len(ns.sealed) > 1 and small(live) and all(packable(b) for b in ns.sealed):
-                    rows = [np.flatnonzero(b.alive[: b.n]) for b in ns.sealed]
-                    self.blocks.append(_Merge(name, ns, list(ns.sealed), rows, new_id()))
-                    self.merged_away.update(b.block_id for b in ns.sealed)
-                    packed.update(b.block_id for b in ns.sealed)
+                if len(ns.sealed) > 1 and foldable(ns):
+                    fold(name, ns)
+                    folded.add(name)
                     continue
                 for b in mine:
                     self.blocks.append(b)
@@ -95,9 +104,17 @@ class PackCheckpoint:
                     b.alive_dirty = False
                     self._cleared.append(b)
                     packed.add(b.block_id)
-            self.segment_blocks = [b for b in new_blocks if b.block_id not in packed]
-        else:
-            self.segment_blocks = list(new_blocks)
+        # Namespaces of mostly-empty packs move into this checkpoint's pack (repack.py).
+        moving = namespaces_to_repack(packs, table, foldable, folded)
+        for name in moving:
+            woken = table.get(name, create=False)  # wakes a dormant one
+            assert woken is not None
+            if not self.pack_id:
+                self.pack_id = new_id()
+            fold(name, woken)
+        self.segment_blocks = [
+            b for b in new_blocks if b.block_id not in packed and b.block_id not in self.merged_away
+        ]
         # Existing packs that lost rows: one bitmap each, over all their rows.
         for ns in namespaces.values():
             for b in ns.sealed:
