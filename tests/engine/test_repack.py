@@ -8,15 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_packs import _index_dir, _open
 
 import spruce
-from spruce.config import EngineConfig
 from spruce.engine import packing
 from spruce.engine.check import check_index
 from spruce.engine.repack import REPACK_LIVE_FRACTION
-
-DIM = 4
-CONFIG = EngineConfig(background=False, fsync=False, ann_min_rows=64, memtable_max_rows=1000)
 
 
 def _records(ns: int, n: int) -> list[dict[str, Any]]:
@@ -24,17 +21,6 @@ def _records(ns: int, n: int) -> list[dict[str, Any]]:
         {"id": f"{ns}-{i}", "values": [float(ns), float(i), 1.0, -1.0], "metadata": {"ns": ns, "i": i}}
         for i in range(n)
     ]
-
-
-def _index_dir(root: Path) -> Path:
-    return root / "indexes" / "t"
-
-
-def _open(root: Path, create: bool = False) -> tuple[spruce.Client, spruce.Index]:
-    client = spruce.Client(path=root, config=CONFIG)
-    if create:
-        client.create_index("t", dimension=DIM, metric="dotproduct")
-    return client, client.Index("t")
 
 
 def _packs(root: Path) -> dict[str, int]:
