@@ -340,6 +340,8 @@ def main() -> None:
         ds = clustered(args.n, args.dim, args.queries)
     args.load = [os.getloadavg()]
     args.dim = ds.dim
+    if args.dir is not None:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="spruce-peers-", dir=args.dir))
     results: dict[str, dict[str, Any]] = {}
     try:
