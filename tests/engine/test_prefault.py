@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from spruce.engine import prefault
-from spruce.engine.buffers import BufferPool
+from spruce.engine.rows import RowBlock
+from spruce.types import Record
 
 
 def _rss_bytes() -> int:
@@ -42,27 +43,42 @@ def test_writer_and_prefault_thread_on_one_array_lose_no_write() -> None:
     is what it reads back (populating never replaces a page the writer has touched)."""
     rows, dim = 40_000, 128
     array = np.empty((rows, dim), dtype=np.float32)
-    prefault.populate_ahead(array)
+    assert prefault.populate_ahead(array, 0, array.nbytes) or not prefault._supported
     chunk = np.ones((500, dim), dtype=np.float32)
     for start in range(0, rows, 500):
         array[start : start + 500] = chunk * start
-    done = threading.Event()
-    prefault._jobs.put(np.empty((0, 0), dtype=np.float32))  # a marker after our array
-    # Wait for the thread to reach the marker (the queue drains in order) without sleeping blindly.
-    while not prefault._jobs.empty():
-        done.wait(0.01)
+    _drain()
     expected = np.repeat(np.arange(0, rows, 500, dtype=np.float32), 500)
     np.testing.assert_array_equal(array[:, 0], expected)
     np.testing.assert_array_equal(array[:, -1], expected)
 
 
-def test_pool_hands_out_fresh_arrays_for_prefault(monkeypatch: pytest.MonkeyPatch) -> None:
-    queued: list[tuple[int, ...]] = []
-    monkeypatch.setattr("spruce.engine.buffers.populate_ahead", lambda a: queued.append(a.shape))
-    pool = BufferPool()
-    a = pool.take(1000, 64)
-    assert queued == [(1000, 64)]
-    pool.release(a)
-    del a
-    b = pool.take(1000, 64)  # reused: already paged in, not queued again
-    assert queued == [(1000, 64)] and pool.reused == 1 and b.shape == (1000, 64)
+@needs_linux
+def test_memtable_keeps_only_a_window_ahead_resident() -> None:
+    """A full-size memtable buffer (115 MB here) is populated a window at a time past its last row,
+    never all at once: a memtable that stays small must not hold its whole size in RAM."""
+    dim = 256
+    block = RowBlock(dim, block_id=1, grow_to=100_000)
+    rows = np.ones((1_000, dim), dtype=np.float32)
+    records = [Record(id=f"r{i}", values=rows[i]) for i in range(1_000)]
+    before = _rss_bytes()
+    for _ in range(5):  # past 4,096 rows: the buffer jumps to its full size
+        block.extend(records, rows)
+    _drain()
+    assert block.dense.nbytes > 100 << 20
+    assert block._populated <= 5_000 * dim * 4 + prefault.WINDOW_BYTES
+    assert _rss_bytes() - before < 5 * dim * 4 * 1_000 + prefault.WINDOW_BYTES + (16 << 20)
+    if prefault._supported:
+        assert block._populated > 5_000 * dim * 4  # the window past the last row was asked for
+
+
+def _drain() -> None:
+    """Wait until the prefault thread has taken every job queued so far (it takes them in order, so
+    once a marker queued after them is gone, they are done), without sleeping blindly."""
+    if prefault._thread is None:
+        return
+    marker = np.empty(0, dtype=np.float32)
+    prefault._jobs.put((marker, 0, 0))
+    gone = threading.Event()
+    while not prefault._jobs.empty():
+        gone.wait(0.005)

@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from spruce.engine.prefault import populate_ahead
-
 _MAX_KEPT = 2  # per (rows, dimension): the memtable being filled plus one being written out
 
 
@@ -52,9 +50,7 @@ class BufferPool:
                     del self._kept[i]
                     self.reused += 1
                     return a
-        fresh = np.empty((rows, dimension), dtype=np.float32)
-        populate_ahead(fresh)  # its pages appear on another thread as the writer fills it
-        return fresh
+        return np.empty((rows, dimension), dtype=np.float32)
 
     def __len__(self) -> int:
         with self._lock:

@@ -18,6 +18,7 @@ from spruce.engine.buffers import POOL
 from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
 from spruce.engine.hot_rows import HotRows
 from spruce.engine.meta_index import MetaIndex, Selection
+from spruce.engine.prefault import WINDOW_BYTES, populate_ahead
 from spruce.engine.sparse import SparseRows
 from spruce.types import BoolArray, FloatArray, IntArray, Metadata, Record
 
@@ -42,6 +43,7 @@ class RowBlock:
     ) -> None:
         self.block_id = block_id
         self._grow_to = grow_to
+        self._populated = 0  # bytes of `dense` the prefault thread was asked to populate (prefault.py)
         self.dimension = dimension
         # A list in a memtable; a segment's opened from disk is a LazyIds (lazy_ids.py).
         self.ids: Sequence[str] = [] if ids is None else ids
@@ -103,6 +105,7 @@ class RowBlock:
                 dense = np.empty((cap, self.dimension), dtype=np.float32)
             dense[:n] = self.dense[:n]
             self.dense = dense
+            self._populated = 0
         norms = np.zeros(cap, dtype=np.float32)
         norms[:n] = self.sq_norms[:n]
         self.sq_norms = norms
@@ -126,6 +129,7 @@ class RowBlock:
                 dense = np.stack([zero if r.values is None else r.values for r in records])
             self.dense[first:end] = dense
             self.sq_norms[first:end] = np.einsum("ij,ij->i", dense, dense)
+            self._prefault(end)
         metas = [r.metadata for r in records]
         if any(r.sparse_values is not None for r in records):
             for r in records:
@@ -142,6 +146,18 @@ class RowBlock:
         self.live_count += k
         self.n = end
         return first
+
+    def _prefault(self, rows: int) -> None:
+        """Keep a window of a full-size memtable's vector buffer past `rows` populated on the
+        prefault thread, so the next upserts find their pages present (prefault.py)."""
+        if not self._grow_to or len(self.dense) < self._grow_to:
+            return  # still small (doubling): its pages are few and were just copied into
+        at = rows * self.dimension * 4
+        if self._populated - at >= WINDOW_BYTES // 2 or at >= self.dense.nbytes:
+            return
+        stop = min(at + WINDOW_BYTES, self.dense.nbytes)
+        if populate_ahead(self.dense, max(self._populated, at), stop):
+            self._populated = stop
 
     def append(self, rec: Record) -> int:
         return self.extend([rec])
