@@ -2,7 +2,7 @@
 
     python benchmarks/peers.py                      # clustered 100k x 768, every system
     python benchmarks/peers.py --data text --n 46000
-    python benchmarks/peers.py --data glove --n 399700 --systems spruce,chroma,lancedb  # 300 of the 400k are queries
+    python benchmarks/peers.py --data glove --n 399700 --systems spruce,chroma,lancedb
 
 Each peer runs in its own virtualenv under `.bench-venvs/` (created on first use from the pinned
 `benchmarks/peers-requirements/<system>.txt`), in a subprocess of `benchmarks/peers_runner.py`; Spruce
