@@ -59,10 +59,10 @@ class ManyNamespaces(RuleBasedStateMachine):
         self.repacked_seen = 0
         self._choose = packing.namespaces_to_repack
 
-        def counting(*args: Any, **kwargs: Any) -> list[str]:
-            chosen = self._choose(*args, **kwargs)
+        def counting(*args: Any, **kwargs: Any) -> tuple[list[str], bool]:
+            chosen, complete = self._choose(*args, **kwargs)
             self.repacked_seen += bool(chosen)
-            return chosen
+            return chosen, complete
 
         packing.namespaces_to_repack = counting  # type: ignore[assignment]
 

@@ -26,6 +26,7 @@ from spruce.engine.lazy_meta import gather
 from spruce.engine.maintenance import Scheduler
 from spruce.engine.merge_write import write_merged
 from spruce.engine.namespace import Namespace
+from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import map_vectors, write_alive, write_segment
 from spruce.engine.sparse import SparseRows
@@ -42,6 +43,7 @@ class Store(Protocol):
     maintenance_lock: threading.Lock
     compaction_lock: threading.Lock
     namespaces: dict[str, Namespace]
+    table: NamespaceTable
     committed: CommittedLayout  # pending segment dirs, checkpoint sequence
     graphs: GraphKeeper
     scheduler: Scheduler  # builds yield to foreground writes
@@ -187,6 +189,8 @@ def _compact(store: Store, name: str, force: bool) -> bool:
                 if store.namespaces.get(name) is not ns or any(b not in ns.sealed for b in old):
                     return False  # dropped or recreated meanwhile: the new segment is swept below
                 ns.replace_blocks(old, new)
+                if any(b.pack_id is not None for b in old):
+                    store.table.packs_shrunk = True  # the next checkpoint looks at that pack
                 if new.n == 0:
                     ns.sealed = [b for b in ns.sealed if b is not new]
                 alive = new.alive[: new.n].copy() if new.live_count < new.n else None

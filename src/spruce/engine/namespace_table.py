@@ -31,6 +31,9 @@ class NamespaceTable:
         # Opened from a pack but not built yet: woken by the first access that names one.
         self.dormant: dict[str, Dormant] = {}
         self._sorted_names: list[str] | None = None  # for paging 100,000 names without a sort a page
+        # A pack may have lost named rows since the last look for mostly-empty packs (repack.py):
+        # a drop, or a compaction that took blocks out of a pack. True at open: look once.
+        self.packs_shrunk = True
 
     def get(self, name: str, create: bool) -> Namespace | None:
         ns = self.live.get(name)
@@ -59,6 +62,7 @@ class NamespaceTable:
 
     def drop(self, name: str) -> None:
         """Forget a namespace (its blocks stay on disk until the next manifest no longer names them)."""
+        self.packs_shrunk = True
         if self.dormant.pop(name, None) is not None:
             self._sorted_names = None
             return

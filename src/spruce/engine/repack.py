@@ -31,8 +31,9 @@ def namespaces_to_repack(
     table: NamespaceTable,
     movable: Callable[[Namespace], bool],
     moving: set[str],
-) -> list[str]:
-    """Names of the namespaces to move out of mostly-empty packs, beyond those already `moving`.
+) -> tuple[list[str], bool]:
+    """Names of the namespaces to move out of mostly-empty packs, beyond those already `moving`, and
+    whether that is all of them (False: the per-checkpoint cap left some for the next checkpoint).
 
     Under the store lock. Dormant namespaces (one packed block each, so always small) are named
     here without being woken; the caller wakes the ones it moves.
@@ -58,11 +59,11 @@ def namespaces_to_repack(
     moved_rows = 0
     for _, pid in sparse:
         if chosen and moved_rows >= REPACK_MAX_ROWS:
-            break
+            return chosen, False
         names = owners[pid] - taken
         if not all(name in table.dormant or movable(table.live[name]) for name in names):
             continue
         chosen.extend(sorted(names))
         taken.update(names)
         moved_rows += live_rows[pid]
-    return chosen
+    return chosen, True
