@@ -16,7 +16,9 @@ import numpy as np
 
 from spruce.engine.buffers import POOL
 from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
+from spruce.engine.filter_arrow import columns_from_json
 from spruce.engine.hot_rows import HotRows
+from spruce.engine.lazy_meta import LazyMetadata
 from spruce.engine.meta_index import MetaIndex, Selection
 from spruce.engine.prefault import WINDOW_BYTES, populate_ahead
 from spruce.engine.sparse import SparseRows
@@ -186,7 +188,11 @@ class RowBlock:
             with self._columns_lock:
                 cols = self._columns
                 if cols is None:
-                    cols = MetadataColumns.from_rows(self.metadata[: self.n])
+                    cols = None
+                    if isinstance(self.metadata, LazyMetadata):  # still encoded: Arrow parses it
+                        cols = columns_from_json(self.metadata.encoded(self.n))
+                    if cols is None:
+                        cols = MetadataColumns.from_rows(self.metadata[: self.n])
                     self._columns = cols
         return cols
 
