@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spruce.engine import filter_arrow
 from spruce.engine.filter import MetadataColumns, parse_filter
 from spruce.engine.filter_arrow import columns_from_json
 from spruce.engine.filter_columns import FieldColumns
@@ -94,7 +96,12 @@ def _filters(rows: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.fixture(autouse=True)
+def _arrow_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filter_arrow, "MIN_ROWS", 1)  # the generated blocks are small
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(metadata_rows())
 def test_arrow_columns_equal_row_by_row_columns(rows: list[dict[str, Any] | None]) -> None:
     n = len(rows)
@@ -131,3 +138,9 @@ def test_uniform_metadata_takes_the_arrow_path() -> None:
     for raw in ({"bucket": {"$lt": 3}}, {"name": "n1"}, {"ok": True}, {"tags": {"$in": ["b"]}}):
         flt = parse_filter(raw)
         np.testing.assert_array_equal(cols.evaluate(flt), reference.evaluate(flt))
+
+
+def test_small_blocks_take_the_row_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filter_arrow, "MIN_ROWS", 2_048)
+    rows: list[dict[str, Any] | None] = [{"bucket": i} for i in range(100)]
+    assert columns_from_json(encode_column(rows, 100)) is None

@@ -28,14 +28,18 @@ from spruce.engine.filter import MetadataColumns
 from spruce.engine.filter_columns import FieldColumns, Growable, RowList
 
 _NUMBER_TYPES = (pa.int64(), pa.uint64(), pa.float64())
+# Below this many rows the row path is faster: the reader's fixed cost is ~0.5 ms (10 rows: 470 us
+# against 24 us row by row; 1,000 rows: 1.1 ms against 1.6 ms; 20,000: 14 ms against 30 ms).
+MIN_ROWS = 2_048
 _BLOCK_BYTES = 16 << 20  # the reader infers each field's type per block, then unifies
 
 
 def columns_from_json(encoded: pa.Array) -> MetadataColumns | None:
-    """Filter columns over the rows of a string column of JSON objects (null: no metadata)."""
+    """Filter columns over the rows of a string column of JSON objects (null: no metadata); None
+    when the row path should build them (too few rows, or values Arrow cannot type one way)."""
     n = len(encoded)
-    if n == 0:
-        return None
+    if n < MIN_ROWS:
+        return None  # small blocks (a pack's namespaces) are quicker row by row
     table = _parse(encoded)
     if table is None or table.num_rows != n:
         return None
