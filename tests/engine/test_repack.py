@@ -170,3 +170,23 @@ def test_packs_are_looked_at_only_after_they_may_have_shrunk(
     index.flush()
     assert scans == [1, 1]
     client.close()
+
+
+def test_namespaces_folded_out_of_a_pack_leave_it_rewritten_in_the_same_checkpoint(tmp_path: Path) -> None:
+    """New rows in most namespaces of a pack fold each of them into the checkpoint's new pack; the
+    few left behind must not keep the old pack on disk (nothing was dropped or deleted)."""
+    client, index = _open(tmp_path, create=True)
+    model = _fill(index, 8, 20)
+    (old,) = _packs(tmp_path)
+    for k in range(6):
+        extra = [{**r, "id": f"{k}-new-{i}"} for i, r in enumerate(_records(k, 3))]
+        index.upsert(vectors=extra, namespace=f"n{k}")
+        model.update({(f"n{k}", r["id"]): (tuple(r["values"]), r["metadata"]) for r in extra})
+    index.flush()
+    assert old not in _packs(tmp_path), "two namespaces kept a mostly-folded pack on disk"
+    assert len(_packs(tmp_path)) == 1
+    assert _contents(index) == model
+    client.close()
+    client, index = _open(tmp_path)
+    assert _contents(index) == model
+    client.close()

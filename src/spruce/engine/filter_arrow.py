@@ -46,7 +46,7 @@ def columns_from_json(encoded: pa.Array) -> MetadataColumns | None:
     out = MetadataColumns()
     for name in table.column_names:
         column = table.column(name).combine_chunks()
-        built = _field(column, n)
+        built = _field(column)
         if built is None:
             return None
         out._fields[name] = built
@@ -83,7 +83,7 @@ def _growable(data: np.ndarray[Any, Any], fill: Any) -> Growable:
     return grown
 
 
-def _field(column: pa.Array, n: int) -> FieldColumns | None:
+def _field(column: pa.Array) -> FieldColumns | None:
     cols = FieldColumns()
     valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     cols.present = _growable(valid, False)
@@ -119,8 +119,8 @@ def _lists(cols: FieldColumns, column: pa.Array) -> None:
     if not len(rows):
         return
     # One (code, row) pair per row and element (a row listing "x" twice holds it once).
-    pairs = np.unique(codes * (int(rows.max()) + 1) + rows)
     width = int(rows.max()) + 1
+    pairs = np.unique(codes * width + rows)
     pair_codes, pair_rows = pairs // width, pairs % width
     bounds = np.flatnonzero(np.diff(pair_codes)) + 1
     names = encoded.dictionary.to_pylist()

@@ -106,9 +106,13 @@ class PackCheckpoint:
                     self._cleared.append(b)
                     packed.add(b.block_id)
         # Namespaces of mostly-empty packs move into this checkpoint's pack (repack.py). The scan
-        # reads every namespace (30 ms at 100,000), so it runs only when a pack may have lost rows.
-        shrunk = table.packs_shrunk or any(
-            b.pack_id is not None and b.alive_dirty for ns in namespaces.values() for b in ns.sealed
+        # reads every namespace (30 ms at 100,000), so it runs only when a pack may have lost rows:
+        # a drop or compaction since the last scan, a death in a packed block, or a fold above
+        # that takes a namespace's blocks out of an older pack.
+        shrunk = (
+            table.packs_shrunk
+            or any(b.pack_id is not None for m in self.blocks if isinstance(m, _Merge) for b in m.old)
+            or any(b.pack_id is not None and b.alive_dirty for ns in namespaces.values() for b in ns.sealed)
         )
         if shrunk:
             self._table = table
@@ -119,11 +123,7 @@ class PackCheckpoint:
                 if not self.pack_id:
                     self.pack_id = new_id()
                 fold(name, woken)
-            # Folding moved blocks out of older packs, or the per-checkpoint cap left packs for
-            # later: the next checkpoint scans again.
-            table.packs_shrunk = not complete or any(
-                b.pack_id is not None for m in self.blocks if isinstance(m, _Merge) for b in m.old
-            )
+            table.packs_shrunk = not complete  # the per-checkpoint cap left packs for the next one
         self.segment_blocks = [
             b for b in new_blocks if b.block_id not in packed and b.block_id not in self.merged_away
         ]

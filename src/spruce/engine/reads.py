@@ -5,6 +5,7 @@ blocks; a query's math (search_block, merge_top_k) runs after it is released, on
 their own references, so writes and checkpoints are not held back by a long scan.
 
 A mixin of engine/store.py's Store: it reads the attributes declared below and adds no state.
+`check_open` lives here because reads are its first users; the write path calls it too.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from typing import Any
 from spruce.engine.namespace import Namespace
 from spruce.engine.namespace_table import NamespaceTable
 from spruce.engine.search import QuerySpec, merge_top_k, search_block
+from spruce.errors import ClosedError
 from spruce.types import Match, Record
 
 
 class StoreReads:
     lock: threading.RLock
     table: NamespaceTable
+    closed: bool
 
     def check_open(self) -> None:
-        raise NotImplementedError  # Store's own
+        if self.closed:
+            raise ClosedError("this index store is closed")
 
     def namespace_counts(self) -> dict[str, int]:
         with self.lock:

@@ -36,11 +36,14 @@ def namespaces_to_repack(
     whether that is all of them (False: the per-checkpoint cap left some for the next checkpoint).
 
     Under the store lock. Dormant namespaces (one packed block each, so always small) are named
-    here without being woken; the caller wakes the ones it moves.
+    here without being woken; the caller wakes the ones it moves. Rows of the `moving` namespaces
+    do not count: this checkpoint takes them out of their packs.
     """
-    live_rows: dict[int, int] = {}  # pack id -> alive rows of the blocks the layout names
+    live_rows: dict[int, int] = {}  # pack id -> alive rows of the blocks the layout will name
     owners: dict[int, set[str]] = {}
     for name, ns in table.live.items():
+        if name in moving:
+            continue
         for b in ns.sealed:
             if b.pack_id is not None:
                 live_rows[b.pack_id] = live_rows.get(b.pack_id, 0) + b.live_count
@@ -60,7 +63,7 @@ def namespaces_to_repack(
     for _, pid in sparse:
         if chosen and moved_rows >= REPACK_MAX_ROWS:
             return chosen, False
-        names = owners[pid] - taken
+        names = owners[pid] - taken  # owners of an earlier chosen pack move with it already
         if not all(name in table.dormant or movable(table.live[name]) for name in names):
             continue
         chosen.extend(sorted(names))

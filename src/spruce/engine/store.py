@@ -37,7 +37,7 @@ from spruce.engine.reads import StoreReads
 from spruce.engine.rows import RowBlock
 from spruce.engine.stats import StoreStats, store_stats
 from spruce.engine.wal import RecoveryReport, Wal, disk_full
-from spruce.errors import ClosedError, DiskFullError
+from spruce.errors import DiskFullError
 from spruce.types import FloatArray, Record
 
 if TYPE_CHECKING:
@@ -329,10 +329,6 @@ class Store(StoreReads):
                 for name in list(self.namespaces):
                     compact_namespace(self, name, force=True)
                 self.wait_idle()
-
-    def check_open(self) -> None:
-        if self.closed:
-            raise ClosedError("this index store is closed")
 
     def close(self) -> None:
         if self.closed:
