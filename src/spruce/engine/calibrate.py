@@ -32,9 +32,16 @@ from spruce.types import FloatArray, IntArray
 
 CALIBRATION_FORMAT = "spruce-ef-calibration"
 CALIBRATION_VERSION = 1
-EF_LADDER: tuple[int, ...] = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+# Steps of 1.14-1.33x: on the old ladder's 1.33-1.5x steps a graph whose data needed ef 40 (100k x 768
+# clusters) got 48 or 64, and GloVe's 192 got 256 (stop 21, docs/benchmarks.md). A step more of the
+# bisection costs one batch of searches.
+EF_LADDER: tuple[int, ...] = (
+    *(10, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256),
+    *(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048),
+)
 CALIBRATION_KS: tuple[int, ...] = (10, 100)
-_NEIGHBOURS_MEASURED = 5_000
+HELD_OUT_QUERIES = 2_000
+_NEIGHBOURS_MEASURED = 20_000
 
 # (queries, k, ef) -> rows (q, k), -1 where fewer were found
 BatchSearch = Callable[[FloatArray, int, int], IntArray]
@@ -125,7 +132,7 @@ class Calibration:
             return None
 
 
-def held_out_count(n: int, queries: int = 500) -> int:
+def held_out_count(n: int, queries: int = HELD_OUT_QUERIES) -> int:
     """How many of a segment's n rows to hold out as calibration queries (0: too few to measure)."""
     count = min(queries, n // 10)
     return count if count >= 10 else 0
@@ -155,7 +162,9 @@ def calibrate(
     recalls: list[float] = []
     for k in ks:
         # Recall@k averages over k neighbours per query, so larger k needs fewer queries for the same
-        # precision (>= 5,000 neighbours: +-0.0015 at 0.99), and its wide searches are the costly part.
+        # precision, and its wide searches are the costly part. 2,000 queries at k=10: with 500, the
+        # two-standard-error margin alone moved the chosen width one or two rungs up (on GloVe 400k,
+        # 20 samples of 500 picked 192-256 where 2,000 picked 192-224 and the need was 160-192).
         used = max(1, min(len(q), -(-_NEIGHBOURS_MEASURED // k)))
         qk, truth_k = q[:used], truth[:used, :k]
         # Recall grows with ef, so bisect the ladder, from the ef the previous (smaller) k needed.
