@@ -24,7 +24,7 @@ from pathlib import Path
 
 import spruce
 from spruce.config import EngineConfig
-from spruce.engine.wal import FILE_HEADER_SIZE, FRAME_HEADER, FRAME_HEADER_SIZE
+from spruce.engine.wal_format import FILE_HEADER_SIZE, FRAME_HEADER, FRAME_HEADER_SIZE
 from spruce.errors import IndexFailedError
 
 BATCHES, SIZE = 60, 10

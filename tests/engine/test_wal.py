@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir, fsync_file
-from spruce.engine.wal import (
-    FILE_HEADER_SIZE,
-    FRAME_HEADER_SIZE,
-    MAX_PAYLOAD,
-    RecoveryReport,
-    Wal,
-    wal_file_name,
-)
+from spruce.engine.wal import RecoveryReport, Wal
+from spruce.engine.wal_format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, MAX_PAYLOAD, wal_file_name
 from spruce.errors import (
     ClosedError,
     DiskFullError,

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.wal import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, Wal, wal_file_name
+from spruce.engine.wal import Wal
+from spruce.engine.wal_format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, wal_file_name
 from spruce.errors import WalCorruptionError
 
 FILES = 3

@@ -23,7 +23,7 @@ from spruce.engine.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, MANIFEST_V
 from spruce.engine.pack import pack_dir_name, verify_pack
 from spruce.engine.recovery import read_recovery_log
 from spruce.engine.segment import verify_segment
-from spruce.engine.wal import analyse, list_files
+from spruce.engine.wal_files import analyse, list_files
 from spruce.errors import CorruptionError
 
 __all__ = ["Problem", "check_index", "set_aside_damaged_segments"]

@@ -27,13 +27,25 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 import numpy as np
 
-__all__ = ["RECOVERY_MODES", "Damage", "FileScan", "WalRecovery", "scan_file"]
+from spruce.engine.fsutil import atomic_write_chunks
+from spruce.engine.wal_format import (
+    FILE_HEADER,
+    FILE_HEADER_SIZE,
+    FORMAT_VERSION,
+    FRAME_HEADER,
+    FRAME_HEADER_SIZE,
+    MAGIC,
+    frame_crc,
+)
+
+__all__ = ["RECOVERY_MODES", "Damage", "FileScan", "WalRecovery", "copy_range", "quarantine", "scan_file"]
 
 WalRecovery = Literal["fail", "skip-corrupted"]
 RECOVERY_MODES: Final = ("fail", "skip-corrupted")
@@ -42,6 +54,7 @@ DamageKind = Literal["header", "frames", "missing"]
 
 # Offsets scanned per numpy pass while resynchronising (the u64 view costs 8 bytes per offset).
 _CHUNK: Final = 1 << 22
+_COPY_CHUNK: Final = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -108,19 +121,11 @@ class FileScan:
     @property
     def valid_end(self) -> int:
         """Offset after the last intact frame (the header's end if there is none)."""
-        return self.runs[-1][1] if self.runs else min(self.size, _header_size())
-
-
-def _header_size() -> int:
-    from spruce.engine.wal import FILE_HEADER_SIZE
-
-    return FILE_HEADER_SIZE
+        return self.runs[-1][1] if self.runs else min(self.size, FILE_HEADER_SIZE)
 
 
 def scan_file(path: Path, first_lsn: int) -> FileScan:
     """Every intact frame of one WAL file and every damaged stretch between them."""
-    from spruce.engine.wal import FILE_HEADER, FILE_HEADER_SIZE, FORMAT_VERSION, MAGIC
-
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         buf: bytes | mmap.mmap = b"" if size == 0 else mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -152,8 +157,6 @@ def scan_file(path: Path, first_lsn: int) -> FileScan:
 
 
 def _scan_frames(buf: bytes | mmap.mmap, scan: FileScan, start: int) -> None:
-    from spruce.engine.wal import FRAME_HEADER, FRAME_HEADER_SIZE, frame_crc
-
     size = scan.size
     off, lsn = start, scan.first_lsn
     run: list[int] | None = None  # [start, end, first lsn] of the run being extended
@@ -195,8 +198,6 @@ def _scan_frames(buf: bytes | mmap.mmap, scan: FileScan, start: int) -> None:
 
 def find_frame(buf: bytes | mmap.mmap, start: int, size: int, min_lsn: int) -> tuple[int, int] | None:
     """The first offset >= start holding a valid frame with LSN >= min_lsn, and that LSN."""
-    from spruce.engine.wal import FRAME_HEADER, FRAME_HEADER_SIZE, frame_crc
-
     # A frame takes at least FRAME_HEADER_SIZE bytes, which bounds the LSNs that can still follow.
     max_lsn = min_lsn + (size - start) // FRAME_HEADER_SIZE
     last = size - FRAME_HEADER_SIZE  # last offset a frame header fits at
@@ -217,10 +218,31 @@ def find_frame(buf: bytes | mmap.mmap, start: int, size: int, min_lsn: int) -> t
     return None
 
 
+def copy_range(path: Path, start: int, end: int, suffix: str) -> Path:
+    """Copy bytes [start, end) of `path` to a fresh `<path>.<suffix>-<n>` and return its path."""
+    n = 1
+    while (target := path.with_name(f"{path.name}.{suffix}-{n}")).exists():
+        n += 1
+
+    def chunks(f: BinaryIO) -> Iterator[bytes]:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = f.read(min(left, _COPY_CHUNK))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+    with open(path, "rb") as f:
+        # Atomic so a crash mid-copy never leaves a partial quarantine file looking complete;
+        # the tail is only cut from the WAL once this copy is durable.
+        atomic_write_chunks(target, chunks(f))
+    return target
+
+
 def quarantine(damage: Damage, suffix: str = "corrupt") -> Damage:
     """Copy the damaged bytes to a fresh `<file>.<suffix>-<n>` (durably) and say where."""
-    from spruce.engine.wal import copy_range
-
     if damage.end <= damage.start:
         return damage
     target = copy_range(damage.file, damage.start, damage.end, suffix)

@@ -42,7 +42,14 @@ import orjson
 from spruce.engine.checkpoint import CheckpointHost
 from spruce.engine.fsutil import atomic_write_bytes, atomic_write_chunks, fsync_dir, fsync_file
 from spruce.engine.segment import file_crc32
-from spruce.engine.wal import FILE_HEADER, FORMAT_VERSION, FRAME_HEADER, LSN_FIELD, MAGIC, wal_file_name
+from spruce.engine.wal_format import (
+    FILE_HEADER,
+    FORMAT_VERSION,
+    FRAME_HEADER,
+    LSN_FIELD,
+    MAGIC,
+    wal_file_name,
+)
 from spruce.errors import BackupCorruptionError, CorruptionError, InvalidArgumentError
 
 FORMAT = "spruce-snapshot"

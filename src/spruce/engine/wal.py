@@ -4,39 +4,8 @@ One WAL per index.  Every write is appended here and made durable before it is a
 startup the engine replays frames newer than its last checkpoint.  After a checkpoint the engine
 calls `rotate()` and then `truncate_before(checkpoint_lsn + 1)` to drop whole files it no longer needs.
 
-Byte layout
-===========
-
-A WAL is a directory::
-
-    <dir>/wal-<first_lsn:020d>.log      WAL files; first_lsn is the LSN of the file's first frame
-    <dir>/wal-....log.torn-<n>          quarantined torn tails cut off by recovery (kept for
-                                        forensics, never read again)
-    <dir>/wal-....log.corrupt-<n>       copies of corrupt stretches skipped by recovery
-    <dir>/wal.lock                      flock'd while a `Wal` has the directory open
-
-Each WAL file is a header followed by zero or more frames::
-
-    file    := FILE_HEADER frame*
-    frame   := FRAME_HEADER payload
-
-All integers are little-endian.
-
-FILE_HEADER, struct "<6sH", FILE_HEADER_SIZE = 8 bytes:
-    magic     6 bytes   b"SPRWAL"
-    version   u16       FORMAT_VERSION
-
-FRAME_HEADER, struct "<IIQ", FRAME_HEADER_SIZE = 16 bytes:
-    length    u32       payload length in bytes (so a payload is at most MAX_PAYLOAD bytes)
-    crc       u32       zlib.crc32 over LSN_FIELD-packed lsn (8 bytes) followed by the payload
-    lsn       u64       log sequence number
-
-followed by `length` payload bytes, opaque to the WAL.
-
-LSNs start at 1 and are consecutive across the whole WAL: the first frame of a file has the LSN in
-the file's name and each following frame, in that file and in the next file, the previous LSN + 1.
-A file may hold no frames (freshly created or rotated); its name then says the LSN the next frame
-will get.
+The bytes on disk are described in `wal_format`; listing, scanning and replaying the files is
+`wal_files`.
 
 Recovery
 ========
@@ -65,72 +34,40 @@ import contextlib
 import errno
 import logging
 import os
-import re
-import struct
 import threading
-import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Final
+from typing import Final
 
-from spruce.engine.fsutil import (
-    TEMP_PREFIX,
-    atomic_write_bytes,
-    atomic_write_chunks,
-    fdatasync_fd,
-    fsync_dir,
-    fsync_fd,
-    is_temp_name,
+from spruce.engine.fsutil import atomic_write_bytes, fdatasync_fd, fsync_dir
+from spruce.engine.recovery import RECOVERY_MODES, Damage, copy_range, quarantine
+from spruce.engine.wal_files import (
+    analyse,
+    corruption_error,
+    list_files,
+    lock_directory,
+    replay_frames,
+    truncate_durably,
 )
-from spruce.engine.recovery import RECOVERY_MODES, Damage, FileScan, quarantine, scan_file
-from spruce.errors import (
-    ClosedError,
-    DiskFullError,
-    PayloadTooLargeError,
-    SpruceError,
-    WalCorruptionError,
+from spruce.engine.wal_format import (
+    FILE_HEADER_SIZE,
+    FRAME_HEADER,
+    FRAME_HEADER_SIZE,
+    HEADER_BYTES,
+    MAX_PAYLOAD,
+    Payload,
+    WalFile,
+    parts_crc,
+    payload_parts,
+    wal_file_name,
 )
+from spruce.errors import ClosedError, DiskFullError, PayloadTooLargeError, SpruceError
 
-__all__ = [
-    "FILE_HEADER",
-    "FILE_HEADER_SIZE",
-    "FORMAT_VERSION",
-    "FRAME_HEADER",
-    "FRAME_HEADER_SIZE",
-    "MAGIC",
-    "MAX_PAYLOAD",
-    "Buffer",
-    "Payload",
-    "RecoveryReport",
-    "Wal",
-    "wal_file_name",
-]
+__all__ = ["RecoveryReport", "Wal", "disk_full"]
 
 log = logging.getLogger(__name__)
-
-MAGIC: Final = b"SPRWAL"
-FORMAT_VERSION: Final = 1
-
-FILE_HEADER: Final = struct.Struct("<6sH")
-FILE_HEADER_SIZE: Final = 8
-assert FILE_HEADER.size == FILE_HEADER_SIZE
-
-FRAME_HEADER: Final = struct.Struct("<IIQ")
-FRAME_HEADER_SIZE: Final = 16
-assert FRAME_HEADER.size == FRAME_HEADER_SIZE
-
-# The lsn as it enters the CRC (same encoding as in FRAME_HEADER).
-LSN_FIELD: Final = struct.Struct("<Q")
-assert LSN_FIELD.size == 8
-
-MAX_PAYLOAD: Final = 0xFFFF_FFFF
-
-_HEADER_BYTES: Final = FILE_HEADER.pack(MAGIC, FORMAT_VERSION)
-_FILE_RE: Final = re.compile(r"wal-(\d{20})\.log")
-_LOCK_NAME: Final = "wal.lock"
-_COPY_CHUNK: Final = 1 << 20
 
 
 def _iov_max() -> int:
@@ -142,39 +79,6 @@ def _iov_max() -> int:
 
 # writev takes at most IOV_MAX buffers per call.
 _IOV_MAX: Final = _iov_max()
-
-
-def wal_file_name(first_lsn: int) -> str:
-    return f"wal-{first_lsn:020d}.log"
-
-
-# What append accepts: anything C-contiguous exposing the buffer protocol as bytes, views included,
-# or a tuple of such parts: one frame whose payload is the parts concatenated, written by writev and
-# checksummed part by part (the same bytes and CRC on disk as the joined payload), so a large put's
-# dense block goes to the file without being copied into one bytes object first.
-Buffer = bytes | bytearray | memoryview
-Payload = Buffer | tuple[Buffer, ...]
-
-
-def _crc(lsn: int, payload: bytes | memoryview) -> int:
-    return zlib.crc32(payload, zlib.crc32(LSN_FIELD.pack(lsn)))
-
-
-def _parts(payload: Payload) -> list[bytes | memoryview]:
-    """The payload as byte buffers (len() of a memoryview counts items, not bytes: a float32 view
-    of 3 MB has len 768 000, hence the casts)."""
-    items = payload if isinstance(payload, tuple) else (payload,)
-    return [p if isinstance(p, bytes) else memoryview(p).cast("B") for p in items]
-
-
-def _crc_parts(lsn: int, parts: Sequence[bytes | memoryview]) -> int:
-    crc = zlib.crc32(LSN_FIELD.pack(lsn))
-    for part in parts:
-        crc = zlib.crc32(part, crc)
-    return crc
-
-
-frame_crc = _crc
 
 # errno values that mean "no space": a full disk, or a quota reached.
 NO_SPACE: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -213,21 +117,11 @@ class RecoveryReport:
         return sum(d.lost_frames for d in self.damage)
 
 
-@dataclass
-class _File:
-    first_lsn: int
-    path: Path
-    size: int  # bytes of valid content (header + complete frames)
-    # (start, end, first lsn) of each stretch of intact, consecutive frames; several only after a
-    # recovery skipped damage in this file.
-    runs: list[tuple[int, int, int]] = field(default_factory=list)
-
-
 class Wal:
     """A write-ahead log in one directory.  Construct with `Wal.open`."""
 
     def __init__(
-        self, directory: Path, files: list[_File], next_lsn: int, fsync: bool, lock_fd: int | None
+        self, directory: Path, files: list[WalFile], next_lsn: int, fsync: bool, lock_fd: int | None
     ) -> None:
         self.directory = directory
         self._files = files
@@ -266,7 +160,7 @@ class Wal:
         if not directory.is_dir():
             directory.mkdir(parents=True, exist_ok=True)
             fsync_dir(directory.parent)
-        lock_fd = _lock_directory(directory)
+        lock_fd = lock_directory(directory)
         try:
             return cls._recover(directory, fsync, lock_fd, recovery, covered_lsn)
         except BaseException:
@@ -283,8 +177,8 @@ class Wal:
             # Past the checkpoint, so new frames are never mistaken for ones it already covers.
             first = covered_lsn + 1
             path = directory / wal_file_name(first)
-            atomic_write_bytes(path, _HEADER_BYTES)
-            files.append(_File(first, path, FILE_HEADER_SIZE))
+            atomic_write_bytes(path, HEADER_BYTES)
+            files.append(WalFile(first, path, FILE_HEADER_SIZE))
             return cls(directory, files, first, fsync, lock_fd), RecoveryReport(first, 0, 0, None)
 
         scans, damage, tail = analyse(files, covered_lsn)
@@ -317,9 +211,9 @@ class Wal:
                 quarantined,
             )
             if last.short_header:
-                atomic_write_bytes(last.path, _HEADER_BYTES)
+                atomic_write_bytes(last.path, HEADER_BYTES)
             else:
-                _truncate_durably(last.path, tail.start)
+                truncate_durably(last.path, tail.start)
         for f, scan in zip(files, scans, strict=True):
             f.runs = list(scan.runs)
             f.size = scan.valid_end if f is not files[-1] or tail is None else tail.start
@@ -330,7 +224,7 @@ class Wal:
             # Nothing intact in the damaged last file: a new file would take its name, so move it.
             aside = copy_range(last.path, 0, os.path.getsize(last.path), "corrupt")
             log.error("WAL %s: damaged file %s has no intact frame; moved to %s", directory, last.path, aside)
-            atomic_write_bytes(last.path, _HEADER_BYTES)
+            atomic_write_bytes(last.path, HEADER_BYTES)
             files[-1].size, files[-1].runs = FILE_HEADER_SIZE, []
             retire = False
         wal = cls(directory, files, next_lsn, fsync, lock_fd)
@@ -425,7 +319,7 @@ class Wal:
         return self._append(payloads)
 
     def _append(self, payloads: Sequence[Payload], wait: bool = True) -> int:
-        flat = [_parts(p) for p in payloads]
+        flat = [payload_parts(p) for p in payloads]
         sizes = [sum(map(len, parts)) for parts in flat]
         for size in sizes:
             if size > MAX_PAYLOAD:
@@ -439,7 +333,7 @@ class Wal:
             total = 0
             for parts, size in zip(flat, sizes, strict=True):
                 # Header and payload go to writev as separate buffers so big payloads are not copied.
-                bufs.append(FRAME_HEADER.pack(size, _crc_parts(lsn, parts), lsn))
+                bufs.append(FRAME_HEADER.pack(size, parts_crc(lsn, parts), lsn))
                 bufs.extend(parts)
                 total += FRAME_HEADER_SIZE + size
                 lsn += 1
@@ -567,10 +461,10 @@ class Wal:
             if not (self._fsync and self._durable_lsn == self._written_lsn):
                 self._sync_all()
             path = self.directory / wal_file_name(self._next_lsn)
-            atomic_write_bytes(path, _HEADER_BYTES)
+            atomic_write_bytes(path, HEADER_BYTES)
             new_fd = self._open_active(path)
             old_fd, self._fd = self._fd, new_fd
-            self._files.append(_File(self._next_lsn, path, FILE_HEADER_SIZE))
+            self._files.append(WalFile(self._next_lsn, path, FILE_HEADER_SIZE))
             os.close(old_fd)
 
     def truncate_before(self, lsn: int) -> None:
@@ -598,7 +492,7 @@ class Wal:
         with self._lock:
             self._check_usable()
             snapshot = [(f.path, list(f.runs)) for f in self._files]
-        return _replay(snapshot, after_lsn)
+        return replay_frames(snapshot, after_lsn)
 
     # ---------------------------------------------------------------------------------- close
 
@@ -631,194 +525,3 @@ class Wal:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _lock_directory(directory: Path) -> int | None:
-    """Hold an exclusive flock so two `Wal`s (in any processes) never append to one directory."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    fd = os.open(directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SpruceError(f"WAL {directory} is already open") from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def list_files(directory: Path, sweep: bool = False) -> list[_File]:
-    """The WAL files of `directory` by first LSN; `sweep` deletes leftovers of an interrupted create."""
-    files: list[_File] = []
-    for entry in os.scandir(directory):
-        if is_temp_name(entry.name) and entry.name[len(TEMP_PREFIX) :].startswith("wal-"):
-            if sweep:
-                # Leftover of a crash before the rename that would have published it.
-                os.unlink(entry.path)
-            continue
-        m = _FILE_RE.fullmatch(entry.name)
-        if m:
-            files.append(_File(int(m.group(1)), Path(entry.path), 0))
-    files.sort(key=lambda f: f.first_lsn)
-    return files
-
-
-def analyse(
-    files: Sequence[_File], covered_lsn: int = 0
-) -> tuple[list[FileScan], list[Damage], Damage | None]:
-    """Scan every file; return the scans, the corruption found and the torn tail (if any).
-
-    Reads only. Damage reaching the end of a file with nothing valid after it is a torn tail in
-    the last file and lost frames (up to the next file's first LSN) in any other. The first file
-    must start at or before `covered_lsn + 1` (the checkpoint covers everything before it).
-    """
-    scans: list[FileScan] = []
-    damage: list[Damage] = []
-    tail: Damage | None = None
-    expected: int | None = None
-    if files and files[0].first_lsn > covered_lsn + 1:
-        damage.append(
-            Damage(
-                files[0].path,
-                0,
-                0,
-                covered_lsn + 1,
-                files[0].first_lsn - 1,
-                f"the WAL starts at LSN {files[0].first_lsn}, but the checkpoint covers only up to "
-                f"LSN {covered_lsn} (missing or extra file)",
-                "missing",
-            )
-        )
-    for i, f in enumerate(files):
-        if f.first_lsn < 1:
-            raise WalCorruptionError(f"WAL file {f.path} has first LSN 0", str(f.path), 0)
-        if expected is not None and f.first_lsn < expected:
-            raise WalCorruptionError(
-                f"WAL file {f.path} starts at LSN {f.first_lsn}, but the previous file ends "
-                f"before LSN {expected} (missing or extra file)",
-                str(f.path),
-                0,
-            )
-        if expected is not None and f.first_lsn > expected:
-            damage.append(
-                Damage(
-                    f.path,
-                    0,
-                    0,
-                    expected,
-                    f.first_lsn - 1,
-                    f"starts at LSN {f.first_lsn}, but the previous file ends before LSN {expected} "
-                    "(missing or extra file)",
-                    "missing",
-                )
-            )
-        scan = scan_file(f.path, f.first_lsn)
-        damage.extend(scan.damage)
-        end = scan.open_end
-        if end is not None:
-            if i == len(files) - 1:
-                tail = end
-            else:
-                following = files[i + 1].first_lsn
-                damage.append(replace(end, last_lost=following - 1))
-                scan.next_lsn = max(scan.next_lsn, following)
-        scans.append(scan)
-        expected = scan.next_lsn
-    return scans, damage, tail
-
-
-def corruption_error(directory: Path, damage: Sequence[Damage]) -> WalCorruptionError:
-    lost = sum(d.lost_frames for d in damage)
-    lines = "; ".join(d.describe() for d in damage)
-    first = damage[0]
-    err = WalCorruptionError(
-        f"WAL {directory} is corrupt ({len(damage)} damaged stretch(es), {lost} acknowledged frame(s) "
-        f"unreadable): {lines}. Nothing was changed; `spruce repair` (or wal_recovery=skip-corrupted) "
-        "recovers every intact frame and keeps the damaged bytes aside",
-        str(first.file),
-        first.start,
-    )
-    err.damage = list(damage)
-    return err
-
-
-def copy_range(path: Path, start: int, end: int, suffix: str) -> Path:
-    """Copy bytes [start, end) of `path` to a fresh `<path>.<suffix>-<n>` and return its path."""
-    n = 1
-    while (target := path.with_name(f"{path.name}.{suffix}-{n}")).exists():
-        n += 1
-
-    def chunks(f: BinaryIO) -> Iterator[bytes]:
-        f.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = f.read(min(left, _COPY_CHUNK))
-            if not chunk:
-                break
-            left -= len(chunk)
-            yield chunk
-
-    with open(path, "rb") as f:
-        # Atomic so a crash mid-copy never leaves a partial quarantine file looking complete;
-        # the tail is only cut from the WAL once this copy is durable.
-        atomic_write_chunks(target, chunks(f))
-    return target
-
-
-def _truncate_durably(path: Path, size: int) -> None:
-    fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.ftruncate(fd, size)
-        fsync_fd(fd)
-    finally:
-        os.close(fd)
-
-
-def _replay(
-    snapshot: list[tuple[Path, list[tuple[int, int, int]]]], after_lsn: int
-) -> Iterator[tuple[int, bytes]]:
-    # A run is wholly at or below after_lsn when the next run starts at or below after_lsn + 1.
-    firsts: list[int | None] = [first for _, runs in snapshot for _, _, first in runs]
-    del firsts[:1]
-    firsts.append(None)
-    k = 0
-    for path, all_runs in snapshot:
-        runs = []
-        for run in all_runs:
-            following = firsts[k]
-            k += 1
-            if following is None or following > after_lsn + 1:
-                runs.append(run)
-        if not runs:
-            continue
-        with open(path, "rb") as f:
-            for start, end, first_lsn in runs:
-                f.seek(start)
-                off, lsn = start, first_lsn
-                while off < end:
-                    header = f.read(FRAME_HEADER_SIZE)
-                    if len(header) < FRAME_HEADER_SIZE:
-                        raise WalCorruptionError(f"WAL file {path} shrank at offset {off}", str(path), off)
-                    length, crc, frame_lsn = FRAME_HEADER.unpack(header)
-                    if frame_lsn != lsn:
-                        raise WalCorruptionError(
-                            f"WAL file {path}: frame at offset {off} has LSN {frame_lsn}, expected {lsn}",
-                            str(path),
-                            off,
-                        )
-                    if lsn <= after_lsn:
-                        f.seek(length, os.SEEK_CUR)
-                    else:
-                        payload = f.read(length)
-                        # Recovery checked these bytes, but they may have rotted on disk since.
-                        if len(payload) != length or _crc(lsn, payload) != crc:
-                            raise WalCorruptionError(
-                                f"WAL file {path}: frame at offset {off} failed its CRC", str(path), off
-                            )
-                        yield lsn, payload
-                    off += FRAME_HEADER_SIZE + length
-                    lsn += 1
