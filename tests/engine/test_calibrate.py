@@ -4,6 +4,7 @@ brute-force oracle, and queries at the defaults use it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 import spruce
 from spruce.config import EngineConfig, Settings
 from spruce.engine.ann import UNCALIBRATED_EF, AnnIndex, calibration_path
-from spruce.engine.calibrate import EF_LADDER, Calibration, held_out_count
+from spruce.engine.calibrate import EF_LADDER, Calibration, calibrate, held_out_count
 from spruce.errors import InvalidArgumentError
 
 
@@ -211,3 +212,41 @@ def test_margin_is_over_queries_when_misses_clump() -> None:
     # No miss at all: no spread, and the target is reached.
     assert _confidently_reaches(np.ones(500), 5000, 0.99)
     assert not _confidently_reaches(np.zeros(0), 0, 0.99)
+
+
+def _scripted(good_from: int | None, calls: list[tuple[int, int, int]]) -> Any:
+    """A graph whose searches find every neighbour from width `good_from` on and half of them below
+    it (None: half at every width), recording (queries, k, ef) of each search."""
+
+    def search(q: np.ndarray, k: int, ef: int) -> np.ndarray:
+        calls.append((len(q), k, ef))
+        found = np.tile(np.arange(k, dtype=np.int64), (len(q), 1))
+        if good_from is None or ef < good_from:
+            found[:, k // 2 :] = -1
+        return found
+
+    return search
+
+
+def _exact(rows: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    return np.tile(np.arange(k, dtype=np.int64), (len(queries), 1))
+
+
+def test_clear_probes_are_decided_by_the_first_queries() -> None:
+    rows = np.random.default_rng(1).standard_normal((30_000, 8)).astype(np.float32)
+    queries = np.random.default_rng(2).standard_normal((2_000, 8)).astype(np.float32)
+    calls: list[tuple[int, int, int]] = []
+    cal = calibrate(rows, queries, "euclidean", _scripted(64, calls), _exact, ks=(10,))
+    assert cal.efs == (64,) and cal.queries == 2_000
+    # Every width was either far below the target (recall 0.5) or at it (1.0): none needed more than
+    # the first 500 queries, and the bisection did find the boundary.
+    assert calls and all(n == 500 for n, _, _ in calls)
+    assert {ef for _, _, ef in calls} >= {56, 64}
+
+    calls.clear()
+    out_of_reach = calibrate(rows, queries, "euclidean", _scripted(None, calls), _exact, ks=(10, 100))
+    assert out_of_reach.efs == (EF_LADDER[-1], EF_LADDER[-1])
+    assert out_of_reach.recalls == (0.5, 0.5)
+    # Each k searched the widest rung once, and only with its first look (500 at k=10, 50 at k=100).
+    assert sum(1 for _, k, ef in calls if ef == EF_LADDER[-1]) == 2
+    assert all(n == (500 if k == 10 else 50) for n, k, _ in calls)
