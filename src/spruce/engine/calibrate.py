@@ -173,19 +173,19 @@ def calibrate(
         rungs = sorted({k, *(ef for ef in ladder if ef >= max(k, floor))})
         lo, hi = 0, len(rungs) - 1
         best: tuple[int, float] | None = None
-        measured: dict[int, float] = {}
+        last = 0.0  # mean recall of the latest probe
         while lo <= hi:
             mid = (lo + hi) // 2
             between_steps()
-            reached, measured[rungs[mid]] = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
+            reached, last = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
             if reached:
-                best = (rungs[mid], measured[rungs[mid]])
+                best = (rungs[mid], last)
                 hi = mid - 1
             else:
                 lo = mid + 1
         if best is None:  # even the widest rung misses the target: use it, and say what it reached
-            # (the bisection's last probe was the widest rung: its searches cost most, never rerun)
-            best = (rungs[-1], measured[rungs[-1]])
+            # (every probe missed, so the last one was the widest rung: its searches cost most)
+            best = (rungs[-1], last)
         efs.append(best[0])
         recalls.append(best[1])
     return Calibration(target_recall, ks, tuple(efs), tuple(recalls), len(q), n + len(q))
@@ -212,13 +212,9 @@ def _probe(
     queries, 41 s so; a reachable one 24 s, 16 s so)."""
     first = min(len(q), -(-_FIRST_LOOK_NEIGHBOURS // k))
     head = _recalls(search(q[:first], k, ef), truth[:first])
-    if first == len(q):
-        return _confidently_reaches(head, truth.size, target), float(head.mean())
-    if _confidently_reaches(head, head.size * k, target):
-        return True, float(head.mean())
-    mean = float(head.mean())
-    if mean + _margin(head, head.size * k) < target:
-        return False, mean
+    mean, margin = float(head.mean()), _margin(head, head.size * k)
+    if first == len(q) or abs(mean - target) > margin:
+        return mean - margin >= target, mean
     per_query = np.concatenate([head, _recalls(search(q[first:], k, ef), truth[first:])])
     return _confidently_reaches(per_query, truth.size, target), float(per_query.mean())
 

@@ -42,14 +42,7 @@ import orjson
 from spruce.engine.checkpoint import CheckpointHost
 from spruce.engine.fsutil import atomic_write_bytes, atomic_write_chunks, fsync_dir, fsync_file
 from spruce.engine.segment import file_crc32
-from spruce.engine.wal_format import (
-    FILE_HEADER,
-    FORMAT_VERSION,
-    FRAME_HEADER,
-    LSN_FIELD,
-    MAGIC,
-    wal_file_name,
-)
+from spruce.engine.wal_format import FRAME_HEADER, HEADER_BYTES, frame_crc, wal_file_name
 from spruce.errors import BackupCorruptionError, CorruptionError, InvalidArgumentError
 
 FORMAT = "spruce-snapshot"
@@ -192,15 +185,14 @@ def _write_wal(dest: Path, checkpoint_lsn: int, lsn: int, frames: Iterator[tuple
     name = wal_file_name(checkpoint_lsn + 1)
 
     def chunks() -> Iterator[bytes]:
-        yield FILE_HEADER.pack(MAGIC, FORMAT_VERSION)
+        yield HEADER_BYTES
         expected = checkpoint_lsn + 1
         for frame_lsn, payload in frames:
             if frame_lsn > lsn:
                 break  # appended after the capture
             if frame_lsn != expected:
                 raise CorruptionError(f"WAL skips from LSN {expected} to {frame_lsn} while backing up")
-            crc = zlib.crc32(payload, zlib.crc32(LSN_FIELD.pack(frame_lsn)))
-            yield FRAME_HEADER.pack(len(payload), crc, frame_lsn) + payload
+            yield FRAME_HEADER.pack(len(payload), frame_crc(frame_lsn, payload), frame_lsn) + payload
             expected += 1
         if expected != lsn + 1:
             raise CorruptionError(f"WAL ends at LSN {expected - 1}, before the captured LSN {lsn}")
