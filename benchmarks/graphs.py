@@ -93,7 +93,9 @@ def measure(
 ) -> dict[str, float]:
     """Calibrated ef (on held-out rows), then single-query QPS and recall on the fresh queries."""
     faiss.omp_set_num_threads(1)
-    cal = calibrate(graph, held, "cosine", search, exact, target_recall=TARGET, ks=(K,))
+    cal = calibrate(
+        len(graph), held, "cosine", search, lambda q, k: exact(graph, q, k), target_recall=TARGET, ks=(K,)
+    )
     ef = cal.efs[0]
     truth = exact_top_k(graph, ds.queries, K)
     found = []

@@ -228,7 +228,7 @@ def _scripted(good_from: int | None, calls: list[tuple[int, int, int]]) -> Any:
     return search
 
 
-def _exact(rows: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+def _exact(queries: np.ndarray, k: int) -> np.ndarray:
     return np.tile(np.arange(k, dtype=np.int64), (len(queries), 1))
 
 
@@ -236,7 +236,7 @@ def test_clear_probes_are_decided_by_the_first_queries() -> None:
     rows = np.random.default_rng(1).standard_normal((30_000, 8)).astype(np.float32)
     queries = np.random.default_rng(2).standard_normal((2_000, 8)).astype(np.float32)
     calls: list[tuple[int, int, int]] = []
-    cal = calibrate(rows, queries, "euclidean", _scripted(64, calls), _exact, ks=(10,))
+    cal = calibrate(len(rows), queries, "euclidean", _scripted(64, calls), _exact, ks=(10,))
     assert cal.efs == (64,) and cal.queries == 2_000
     # Every width was either far below the target (recall 0.5) or at it (1.0): none needed more than
     # the first 500 queries, and the bisection did find the boundary.
@@ -244,7 +244,7 @@ def test_clear_probes_are_decided_by_the_first_queries() -> None:
     assert {ef for _, _, ef in calls} >= {56, 64}
 
     calls.clear()
-    out_of_reach = calibrate(rows, queries, "euclidean", _scripted(None, calls), _exact, ks=(10, 100))
+    out_of_reach = calibrate(len(rows), queries, "euclidean", _scripted(None, calls), _exact, ks=(10, 100))
     assert out_of_reach.efs == (EF_LADDER[-1], EF_LADDER[-1])
     assert out_of_reach.recalls == (0.5, 0.5)
     # Each k searched the widest rung once, and only with its first look (500 at k=10, 50 at k=100).

@@ -4,10 +4,11 @@ One global efSearch cannot be right for every segment: synthetic clusters reach 
 ef 48 where real GloVe vectors need 128-384, and a segment of 5k rows needs less than one of 400k. So
 each graph is measured on its own data while it is built:
 
-- the last rows of the segment are held out: the graph is built over the others first, and the held-out
-  rows are the queries, so they are new points of the data's own distribution (querying with rows that
-  are in the graph flatters it 3-4x, since their links lead straight to their neighbours; moving rows
-  off by a random offset misjudged by 3-4x either way, depending on the data set). Then they are added;
+- a random sample of the segment's rows is held out: the graph is built over the others first, and the
+  held-out rows are the queries, so they are new points of the data's own distribution (querying with
+  rows that are in the graph flatters it 3-4x, since their links lead straight to their neighbours;
+  moving rows off by a random offset misjudged by 3-4x either way, depending on the data set; the last
+  rows misjudge data inserted in sorted order: graph_order.py). Then they are added;
 - the ground truth is a brute-force scan over every row in the graph at that point;
 - the smallest efSearch on a ladder whose mean recall@k reaches the target (by two standard errors of
   the measurement, so a lucky sample cannot pick too narrow a beam) is kept, for k = 10 and k = 100,
@@ -46,8 +47,9 @@ _FIRST_LOOK_NEIGHBOURS = 5_000  # the sample of earlier versions: 500 queries at
 
 # (queries, k, ef) -> rows (q, k), -1 where fewer were found
 BatchSearch = Callable[[FloatArray, int, int], IntArray]
-# (rows, queries, k) -> the k best rows per query by brute force, best first
-ExactSearch = Callable[[FloatArray, FloatArray, int], IntArray]
+# (queries, k) -> the k best rows of the graph per query by brute force, best first (queries arrive
+# normalised for cosine)
+ExactSearch = Callable[[FloatArray, int], IntArray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ def held_out_count(n: int, queries: int = HELD_OUT_QUERIES) -> int:
 
 
 def calibrate(
-    graph_rows: FloatArray,
+    n: int,
     queries: FloatArray,
     metric: str,
     search: BatchSearch,
@@ -151,14 +153,12 @@ def calibrate(
     ladder: tuple[int, ...] = EF_LADDER,
     between_steps: Callable[[], None] = lambda: None,
 ) -> Calibration:
-    """Measure the graph behind `search`, which holds exactly `graph_rows` (labels in row order),
-    with `queries` that are not in it."""
-    n = len(graph_rows)
+    """Measure the graph behind `search`, which holds `n` rows, with `queries` that are not in it;
+    `exact` answers over the same rows by brute force."""
     ks = tuple(k for k in ks if k < n) or (max(1, min(ks[0], n - 1)),)
-    base = _normalised(graph_rows, metric)
     q = _normalised(np.asarray(queries, dtype=np.float32), metric)
     between_steps()
-    truth = exact(base, q, max(ks))
+    truth = exact(q, max(ks))
     efs: list[int] = []
     recalls: list[float] = []
     for k in ks:
