@@ -88,7 +88,22 @@ class AnnIndex:
         self.mapped = mapped  # pages come from the file on demand (see Store.load_ann)
         self.ntotal = int(index.ntotal)
         self._params_by_ef: dict[int, faiss.SearchParametersHNSW] = {}  # type: ignore[name-defined]
-        self.calibration: Calibration | None = None
+        self._calibration: Calibration | None = None
+        # Per top_k, asked on every query (a log-log interpolation, a list of checks): computed once.
+        self._ef_by_k: dict[int, int] = {}
+        self._trusted_by_k: dict[int, bool] = {}
+        # Level-0 links per node (fixed by M): the planner asks on every query.
+        self.degree = int(index.hnsw.nb_neighbors(0))  # type: ignore[attr-defined]
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, value: Calibration | None) -> None:
+        self._calibration = value
+        self._ef_by_k = {}
+        self._trusted_by_k = {}
 
     @classmethod
     def build(
@@ -181,18 +196,23 @@ class AnnIndex:
 
     def ef_for(self, top_k: int) -> int:
         """The calibrated efSearch for an unfiltered query of `top_k`."""
-        if self.calibration is None:
-            return max(UNCALIBRATED_EF, top_k)
-        return self.calibration.ef_for(top_k)
-
-    @property
-    def degree(self) -> int:
-        """Neighbours a search checks per expanded node (level 0 holds 2 * M links)."""
-        return int(self._index.hnsw.nb_neighbors(0))  # type: ignore[attr-defined]
+        ef = self._ef_by_k.get(top_k)
+        if ef is None:
+            cal = self._calibration
+            ef = max(UNCALIBRATED_EF, top_k) if cal is None else cal.ef_for(top_k)
+            if len(self._ef_by_k) < 256:
+                self._ef_by_k[top_k] = ef
+        return ef
 
     def trusted_for(self, top_k: int) -> bool:
         """False when calibration found that no width on the ladder reaches the target recall."""
-        return self.calibration is None or self.calibration.reaches(top_k)
+        trusted = self._trusted_by_k.get(top_k)
+        if trusted is None:
+            cal = self._calibration
+            trusted = cal is None or cal.reaches(top_k)
+            if len(self._trusted_by_k) < 256:
+                self._trusted_by_k[top_k] = trusted
+        return trusted
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")

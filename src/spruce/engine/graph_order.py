@@ -15,6 +15,7 @@ rest move right, run by run, in chunks, within faiss' own buffers.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import faiss
@@ -96,9 +97,9 @@ def _move(buf: np.ndarray[Any, Any], old: IntArray, new: IntArray, sizes: IntArr
     end = int(old[-1] + sizes[-1])
     aside = buf[int(old[n_kept]) : end].copy() if n_kept < len(old) else buf[:0].copy()
     shifts = new[:n_kept] - old[:n_kept]
-    run_starts = np.concatenate([[0], np.flatnonzero(np.diff(shifts)) + 1]).tolist()
-    run_ends = [*run_starts[1:], n_kept]
-    for first, last in zip(reversed(run_starts), reversed(run_ends), strict=True):
+    # Runs of kept nodes with the same shift: [bounds[i], bounds[i + 1]).
+    bounds = [0, *(np.flatnonzero(np.diff(shifts)) + 1).tolist(), n_kept] if n_kept else []
+    for first, last in reversed(list(pairwise(bounds))):
         shift = int(shifts[first])
         if shift == 0:
             break  # shifts only grow along the kept nodes: every earlier run stays too

@@ -34,6 +34,11 @@ class StoreReads:
         with self.lock:
             return self.table.counts()
 
+    def namespace_count(self, namespace: str) -> int | None:
+        """Records in one namespace (None: no such namespace), without listing the others."""
+        with self.lock:
+            return self.table.count(namespace) if namespace in self.table else None
+
     def namespace_page(
         self, prefix: str, after: str | None, limit: int
     ) -> tuple[list[tuple[str, int]], bool, int]:

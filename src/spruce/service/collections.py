@@ -413,7 +413,7 @@ class CollectionService:
 
     def count(self, name: str) -> int:
         svc = self._index(self.registry.lookup(name))
-        return 0 if svc is None else svc.store.namespace_counts().get(NS, 0)
+        return 0 if svc is None else svc.store.namespace_count(NS) or 0
 
     def get(
         self,

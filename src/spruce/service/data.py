@@ -312,10 +312,10 @@ class IndexService:
 
     def describe_namespace(self, name: str) -> NamespaceInfo:
         v.check_namespace(name)
-        counts = self.store.namespace_counts()
-        if name not in counts:
+        count = self.store.namespace_count(name)
+        if count is None:
             raise NamespaceNotFoundError(f"namespace {name!r} not found in index {self.info.name!r}")
-        return NamespaceInfo(name, counts[name])
+        return NamespaceInfo(name, count)
 
     def create_namespace(self, name: str, schema_fields: Sequence[str] | None = None) -> NamespaceInfo:
         v.check_namespace(name)

@@ -312,7 +312,7 @@ class ImportManager:
                     self._check(job)
                     if job.publishing == ns and store.has_namespace(ns):
                         # Published just before a crash, before the job table said so.
-                        job.done[ns] = store.namespace_counts().get(ns, 0)
+                        job.done[ns] = store.namespace_count(ns) or 0
                         job.records_imported += job.done[ns]
                         job.publishing = None
                         table.save(job)
