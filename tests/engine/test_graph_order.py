@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.ann import AnnIndex
+from spruce.engine.ann import AnnIndex, _graph_arrays
 from spruce.engine.graph_order import restore_row_order
 
 
@@ -42,7 +42,8 @@ def test_in_place_renumbering_equals_faiss_permute_entries(
     metric = faiss.METRIC_INNER_PRODUCT if inner_product else faiss.METRIC_L2
     ours = _graph(rows, order, metric)
     theirs = faiss.deserialize_index(faiss.serialize_index(ours))
-    restore_row_order(ours, start, kept, held)
+    hnsw = ours.hnsw
+    hnsw.entry_point = restore_row_order(_graph_arrays(ours), hnsw.entry_point, start, kept, held)
     theirs.permute_entries(np.ascontiguousarray(np.argsort(order), dtype=np.int64))
     assert np.array_equal(faiss.serialize_index(ours), faiss.serialize_index(theirs))
     # And it is a graph of the rows in row order: label r holds row r.

@@ -17,12 +17,13 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from spruce.engine.calibrate import Calibration, calibrate, held_out_count
-from spruce.engine.graph_order import restore_row_order
+from spruce.engine.graph_order import GraphArrays, restore_row_order
 from spruce.types import BoolArray, FloatArray, IntArray
 
 _BUILD_CHUNK = 8192
@@ -159,7 +160,8 @@ class AnnIndex:
         )
         _add_in_chunks(self._index, rows, held, self.metric, between_chunks)
         self.ntotal = int(self._index.ntotal)
-        restore_row_order(self._index, start, kept, held)
+        hnsw = self._index.hnsw  # type: ignore[attr-defined]
+        hnsw.entry_point = restore_row_order(_graph_arrays(self._index), hnsw.entry_point, start, kept, held)
 
     def _exact(self, queries: FloatArray, k: int) -> IntArray:
         """Brute-force top-k over every row in the graph (queries already normalised for cosine), on
@@ -288,6 +290,23 @@ class AnnIndex:
 
 # Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.
 _QUERY_THREAD = threading.local()
+
+
+def _graph_arrays(index: faiss.Index) -> GraphArrays:
+    """Views of an HNSW graph's own buffers, for graph_order.py to rewrite in place."""
+
+    def view(vector: Any, dtype: type[np.generic]) -> np.ndarray[Any, Any]:
+        array = faiss.rev_swig_ptr(vector.data(), vector.size())
+        assert array.dtype == dtype, (array.dtype, dtype)
+        return array
+
+    hnsw = index.hnsw  # type: ignore[attr-defined]
+    return GraphArrays(
+        codes=view(faiss.downcast_index(index.storage).codes, np.uint8),  # type: ignore[attr-defined]
+        offsets=view(hnsw.offsets, np.uint64),
+        neighbours=view(hnsw.neighbors, np.int32),
+        levels=view(hnsw.levels, np.int32),
+    )
 
 
 def _new_params(ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]

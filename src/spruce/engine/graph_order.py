@@ -3,10 +3,10 @@
 Calibration holds out a random sample of a segment's rows: the graph is built over the others, the
 sample is searched as new queries, and then added too. faiss numbers nodes in the order they were
 added, and a segment's graph must number them by row (labels are rows), so afterwards the nodes added
-out of order are renumbered. The held-out rows of the last ones could be left where they are, but on
-data inserted in sorted order (by topic, by time) those rows are all alike and unlike the rest, and
-the width measured on them was wrong in both directions: 1.3x too narrow on GloVe sorted along its
-first principal axis (recall 0.983 where 0.99 was the target), 2x too wide on sorted clusters.
+out of order are renumbered. Holding out the last rows would need no renumbering, and was what
+calibration did before; but on data inserted in sorted order (by topic, by time) the last rows are all
+alike and unlike the rest: on GloVe sorted along its first principal axis they picked width 80 where
+0.99 needed 160, and new queries got recall 0.971 (benchmarks/sorted_inserts.py).
 
 faiss has `permute_entries`, but it builds new copies of the vectors and the links: a third copy of a
 graph's vectors at its peak (3 GB at 1M x 768). Here, only the held-out rows are copied aside; the
@@ -15,10 +15,10 @@ rest move right, run by run, in chunks, within faiss' own buffers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-import faiss
 import numpy as np
 
 from spruce.types import IntArray
@@ -26,15 +26,21 @@ from spruce.types import IntArray
 _CHUNK_ELEMENTS = 1 << 20  # elements moved (or remapped) per numpy call: bounds the temporaries
 
 
-def _view(vector: Any, dtype: type[np.generic]) -> np.ndarray[Any, Any]:
-    """A writable numpy view of a faiss vector's memory (no copy)."""
-    view = faiss.rev_swig_ptr(vector.data(), vector.size())
-    assert view.dtype == dtype, (view.dtype, dtype)
-    return view
+@dataclass(frozen=True, slots=True)
+class GraphArrays:
+    """Writable numpy views of an HNSW graph's own buffers (ann.py makes them; no copies)."""
+
+    codes: np.ndarray[Any, Any]  # uint8: each node's vector, a fixed number of bytes
+    offsets: np.ndarray[Any, Any]  # uint64, n + 1: where each node's neighbour slots start
+    neighbours: np.ndarray[Any, Any]  # int32: node ids, -1 for an empty slot
+    levels: np.ndarray[Any, Any]  # int32, n: each node's level count
 
 
-def restore_row_order(index: Any, start: int, kept: IntArray, held: IntArray) -> None:
-    """Renumber the graph's nodes `start`.. so that node `start + r` is row `start + r`.
+def restore_row_order(
+    graph: GraphArrays, entry_point: int, start: int, kept: IntArray, held: IntArray
+) -> int:
+    """Renumber the graph's nodes `start`.. so that node `start + r` is row `start + r`; returns the
+    entry point's new number.
 
     They were added as `kept` (positions from `start`, ascending) and then `held` (ascending): node
     `start + j` is row `start + kept[j]` for j < len(kept), then row `start + held[j - len(kept)]`.
@@ -42,40 +48,32 @@ def restore_row_order(index: Any, start: int, kept: IntArray, held: IntArray) ->
     kept = np.asarray(kept, dtype=np.int64)
     held = np.asarray(held, dtype=np.int64)
     tail = len(kept) + len(held)
-    assert int(index.ntotal) == start + tail
+    total = len(graph.levels)
+    assert total == start + tail
     if not len(held) or np.array_equal(held, np.arange(len(kept), tail)):
-        return  # the held-out rows were the last ones: already in row order
+        return entry_point  # the held-out rows were the last ones: already in row order
     row_of_node = np.concatenate([kept, held])  # node start + j is row start + row_of_node[j]
-    hnsw = index.hnsw
 
     # Vectors: a fixed number of bytes per node.
-    codes = _view(faiss.downcast_index(index.storage).codes, np.uint8)  # type: ignore[attr-defined]
-    size = len(codes) // int(index.ntotal)
+    size = len(graph.codes) // total
     nodes = np.arange(tail, dtype=np.int64)
-    _move(
-        codes,
-        (start + nodes) * size,
-        (start + row_of_node) * size,
-        np.full(tail, size, dtype=np.int64),
-        len(kept),
-    )
+    code_sizes = np.full(tail, size, dtype=np.int64)
+    _move(graph.codes, (start + nodes) * size, (start + row_of_node) * size, code_sizes, len(kept))
 
     # Links: each node's block of neighbour slots (its size depends on the node's level).
-    offsets = _view(hnsw.offsets, np.uint64)
-    old_starts = offsets[start : start + tail].astype(np.int64)
+    offsets = graph.offsets
     bounds = offsets[start : start + tail + 1].astype(np.int64)
     sizes = np.asarray(bounds[1:] - bounds[:-1], dtype=np.int64)
     by_row = np.empty(tail, dtype=np.int64)
     by_row[row_of_node] = sizes  # the block sizes in the new order
-    new_offsets = int(offsets[start]) + np.concatenate([[0], np.cumsum(by_row)])
-    new_starts = new_offsets[:-1][row_of_node]  # indexed by old node, like old_starts
-    neighbours = _view(hnsw.neighbors, np.int32)
-    _move(neighbours, old_starts, new_starts, sizes, len(kept))
+    new_offsets = int(bounds[0]) + np.concatenate([[0], np.cumsum(by_row)])
+    new_starts = new_offsets[:-1][row_of_node]  # indexed by old node, like bounds[:-1]
+    neighbours = graph.neighbours
+    _move(neighbours, bounds[:-1], new_starts, sizes, len(kept))
     offsets[start : start + tail + 1] = new_offsets.astype(np.uint64)
 
-    levels = _view(hnsw.levels, np.int32)
-    tail_levels = levels[start:].copy()
-    levels[start + row_of_node] = tail_levels
+    tail_levels = graph.levels[start:].copy()
+    graph.levels[start + row_of_node] = tail_levels
 
     # Every link to a renumbered node (old nodes' lists gain links to the new ones too).
     new_id = (start + row_of_node).astype(np.int32)
@@ -83,8 +81,7 @@ def restore_row_order(index: Any, start: int, kept: IntArray, held: IntArray) ->
         part = neighbours[lo : lo + _CHUNK_ELEMENTS]
         moved = part >= start
         part[moved] = new_id[part[moved] - start]
-    if hnsw.entry_point >= start:
-        hnsw.entry_point = int(new_id[hnsw.entry_point - start])
+    return int(new_id[entry_point - start]) if entry_point >= start else entry_point
 
 
 def _move(buf: np.ndarray[Any, Any], old: IntArray, new: IntArray, sizes: IntArray, n_kept: int) -> None:
