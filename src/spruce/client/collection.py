@@ -22,7 +22,8 @@ import numpy as np
 
 from spruce.errors import InvalidArgumentError
 from spruce.service.collection_registry import CollectionInfo
-from spruce.service.collections import GET_INCLUDE, QUERY_INCLUDE, CollectionService, check_ids
+from spruce.service.collection_rules import GET_INCLUDE, QUERY_INCLUDE, check_ids
+from spruce.service.collections import CollectionService
 
 
 class _Default:

@@ -7,7 +7,7 @@ a column not asked for in `include` is null.
 
 from __future__ import annotations
 
-from spruce.service.collections import INCLUDE_ITEMS
+from spruce.service.collection_rules import INCLUDE_ITEMS
 from spruce.wire.schemas import BOOL, FILTER, INT, NUM, STR, Schema, arr, obj
 
 
