@@ -17,11 +17,11 @@ from spruce.engine.filter import (
     Exists,
     Filter,
     InSet,
-    MetadataColumns,
     Or,
     matches,
     parse_filter,
 )
+from spruce.engine.metadata_columns import MetadataColumns
 from spruce.errors import InvalidArgumentError, InvalidFilterError
 
 # ---------------------------------------------------------------------------------------------

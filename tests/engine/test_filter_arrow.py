@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spruce.engine import filter_arrow
-from spruce.engine.filter import MetadataColumns, parse_filter
+from spruce.engine.filter import parse_filter
 from spruce.engine.filter_arrow import columns_from_json
 from spruce.engine.filter_columns import FieldColumns
 from spruce.engine.lazy_meta import LazyMetadata, encode_column
+from spruce.engine.metadata_columns import MetadataColumns
 
 FIELDS = ("a", "b", "tag", "é.x")
 strings = st.sampled_from(["", "x", "y", "zz", "ünï", "a b"])

@@ -28,8 +28,9 @@ import spruce
 from spruce.config import EngineConfig
 from spruce.engine import hot_rows, meta_index
 from spruce.engine.compaction import compact_namespace
-from spruce.engine.filter import MetadataColumns, matches, parse_filter
+from spruce.engine.filter import matches, parse_filter
 from spruce.engine.meta_index import MetaIndex
+from spruce.engine.metadata_columns import MetadataColumns
 from tests.engine.test_filter import raw_filters, rows_strategy, single_conditions
 
 

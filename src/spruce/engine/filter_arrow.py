@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from spruce.engine.filter import MetadataColumns
 from spruce.engine.filter_columns import FieldColumns, Growable, RowList
+from spruce.engine.metadata_columns import MetadataColumns
 
 _NUMBER_TYPES = (pa.int64(), pa.uint64(), pa.float64())
 # Below this many rows the row path is faster: the reader's fixed cost is ~0.5 ms (10 rows: 470 us

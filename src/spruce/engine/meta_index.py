@@ -21,8 +21,9 @@ from typing import Final
 
 import numpy as np
 
-from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
+from spruce.engine.filter import And, Compare, Exists, Filter, InSet, Or
 from spruce.engine.filter_columns import FieldColumns
+from spruce.engine.metadata_columns import MetadataColumns
 from spruce.types import BoolArray, IntArray
 
 # A slice longer than n / _WIDE is returned as a mask: sorting it back into row order would cost more.

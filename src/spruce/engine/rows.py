@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spruce.engine.buffers import POOL
-from spruce.engine.filter import And, Compare, Exists, Filter, InSet, MetadataColumns, Or
+from spruce.engine.filter import And, Compare, Exists, Filter, InSet, Or
 from spruce.engine.filter_arrow import columns_from_json
 from spruce.engine.hot_rows import HotRows
 from spruce.engine.lazy_meta import LazyMetadata
 from spruce.engine.meta_index import MetaIndex, Selection
+from spruce.engine.metadata_columns import MetadataColumns
 from spruce.engine.prefault import WINDOW_BYTES, populate_ahead
 from spruce.engine.sparse import SparseRows
 from spruce.types import BoolArray, FloatArray, IntArray, Metadata, Record
