@@ -5,7 +5,7 @@ startup the engine replays frames newer than its last checkpoint.  After a check
 calls `rotate()` and then `truncate_before(checkpoint_lsn + 1)` to drop whole files it no longer needs.
 
 The bytes on disk are described in `wal_format`; listing, scanning and replaying the files is
-`wal_files`.
+`wal_files`; what opening decides (cut, quarantine, refuse, a fresh file) is `wal_open`.
 
 Recovery
 ========
@@ -32,25 +32,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 from spruce.engine.fsutil import atomic_write_bytes, fdatasync_fd, fsync_dir
-from spruce.engine.recovery import RECOVERY_MODES, Damage, copy_range, quarantine
-from spruce.engine.wal_files import (
-    analyse,
-    corruption_error,
-    list_files,
-    lock_directory,
-    replay_frames,
-    truncate_durably,
-)
+from spruce.engine.recovery import RECOVERY_MODES
+from spruce.engine.wal_files import lock_directory, replay_frames
 from spruce.engine.wal_format import (
     FILE_HEADER_SIZE,
     FRAME_HEADER,
@@ -63,11 +54,10 @@ from spruce.engine.wal_format import (
     payload_parts,
     wal_file_name,
 )
+from spruce.engine.wal_open import RecoveryReport, recover_directory
 from spruce.errors import ClosedError, DiskFullError, PayloadTooLargeError, SpruceError
 
 __all__ = ["RecoveryReport", "Wal", "disk_full"]
-
-log = logging.getLogger(__name__)
 
 
 def _iov_max() -> int:
@@ -93,28 +83,6 @@ def disk_full(exc: OSError, what: str) -> DiskFullError | None:
     )
     err.__cause__ = exc
     return err
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    """What `Wal.open` found.
-
-    next_lsn: LSN the next append will get.
-    frames: valid frames across all files.
-    torn_bytes: bytes cut off the end of the last file (0 when it ended cleanly).
-    quarantined: where those bytes were copied, or None.
-    damage: corruption found (empty unless it was harmless or recovery skipped it); see recovery.py.
-    """
-
-    next_lsn: int
-    frames: int
-    torn_bytes: int
-    quarantined: Path | None
-    damage: tuple[Damage, ...] = ()
-
-    @property
-    def lost_frames(self) -> int:
-        return sum(d.lost_frames for d in self.damage)
 
 
 class Wal:
@@ -172,71 +140,17 @@ class Wal:
     def _recover(
         cls, directory: Path, fsync: bool, lock_fd: int | None, recovery: str, covered_lsn: int
     ) -> tuple[Wal, RecoveryReport]:
-        files = list_files(directory, sweep=True)
-        if not files:
-            # Past the checkpoint, so new frames are never mistaken for ones it already covers.
-            first = covered_lsn + 1
-            path = directory / wal_file_name(first)
-            atomic_write_bytes(path, HEADER_BYTES)
-            files.append(WalFile(first, path, FILE_HEADER_SIZE))
-            return cls(directory, files, first, fsync, lock_fd), RecoveryReport(first, 0, 0, None)
-
-        scans, damage, tail = analyse(files, covered_lsn)
-        harmful = [d for d in damage if not d.harmless(covered_lsn)]
-        if harmful and recovery == "fail":
-            raise corruption_error(directory, harmful)
-        next_lsn = scans[-1].next_lsn
-        frames = sum(s.frames for s in scans)
-
-        # Past this point the directory changes: damaged bytes are copied aside, tails cut.
-        kept: list[Damage] = []
-        for d in damage:
-            d = quarantine(d) if d in harmful else d
-            (log.error if d in harmful or d.quarantined else log.warning)(
-                "WAL %s: %s", directory, d.describe()
-            )
-            kept.append(d)
-        torn_bytes = 0
-        quarantined: Path | None = None
-        last = scans[-1]
-        if tail is not None:
-            torn_bytes = tail.end - tail.start
-            quarantined = copy_range(last.path, tail.start, tail.end, "torn")
-            log.warning(
-                "WAL %s: %s at offset %d; %d bytes moved to %s",
-                last.path,
-                tail.reason,
-                tail.start,
-                torn_bytes,
-                quarantined,
-            )
-            if last.short_header:
-                atomic_write_bytes(last.path, HEADER_BYTES)
-            else:
-                truncate_durably(last.path, tail.start)
-        for f, scan in zip(files, scans, strict=True):
-            f.runs = list(scan.runs)
-            f.size = scan.valid_end if f is not files[-1] or tail is None else tail.start
-            if last.short_header and f is files[-1]:
-                f.size = FILE_HEADER_SIZE
-        retire = any(d.file == last.path for d in kept)
-        if retire and files[-1].first_lsn == next_lsn:
-            # Nothing intact in the damaged last file: a new file would take its name, so move it.
-            aside = copy_range(last.path, 0, os.path.getsize(last.path), "corrupt")
-            log.error("WAL %s: damaged file %s has no intact frame; moved to %s", directory, last.path, aside)
-            atomic_write_bytes(last.path, HEADER_BYTES)
-            files[-1].size, files[-1].runs = FILE_HEADER_SIZE, []
-            retire = False
-        wal = cls(directory, files, next_lsn, fsync, lock_fd)
-        if fsync:
+        found = recover_directory(directory, recovery, covered_lsn)
+        wal = cls(directory, found.files, found.report.next_lsn, fsync, lock_fd)
+        if fsync and not found.created:
             # Frames a killed process wrote may still sit only in the page cache; the engine is
             # about to treat them as logged, so make them as durable as acknowledged ones.
             fdatasync_fd(wal._fd)
             wal.fsync_count += 1
-        if retire:
+        if found.retire:
             # Never append after damage: a later open would find it again in the middle of new frames.
             wal.rotate()
-        return wal, RecoveryReport(next_lsn, frames, torn_bytes, quarantined, tuple(kept))
+        return wal, found.report
 
     @staticmethod
     def _open_active(path: Path) -> int:
