@@ -33,12 +33,14 @@ from spruce.types import FloatArray, IntArray
 
 CALIBRATION_FORMAT = "spruce-ef-calibration"
 CALIBRATION_VERSION = 1
-# Steps of 1.14-1.33x: on the old ladder's 1.33-1.5x steps a graph whose data needed ef 40 (100k x 768
-# clusters) got 48 or 64, and GloVe's 192 got 256 (stop 21, docs/benchmarks.md). A step more of the
-# bisection costs one batch of searches.
+# Steps of 1.08-1.2x. Steps of 1.33-1.5x gave a graph whose data needed ef 40 (100k x 768 clusters)
+# 48 or 64, and GloVe's 192 got 256 (stop 21); at 1.14-1.33x a sample whose 40 fell just short of
+# the margin still paid 48, 15-20% of the q/s (stop 22). A finer step costs one more probe of the
+# bisection (a batch of searches) per k.
 EF_LADDER: tuple[int, ...] = (
-    *(10, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256),
-    *(320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048),
+    *(10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 32, 36, 40, 44, 48, 52, 56, 64, 72, 80, 88, 96),
+    *(104, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 448, 512),
+    *(576, 640, 704, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048),
 )
 CALIBRATION_KS: tuple[int, ...] = (10, 100)
 HELD_OUT_QUERIES = 2_000
