@@ -157,12 +157,8 @@ def _top(keys: FloatArray, k: int) -> IntArray:
     """Positions of the k largest keys, best first; equal keys in position order (lower rows
     first), so a tie is always broken the same way whatever the partition happened to do."""
     n = len(keys)
-    if n <= _SORT_MAX_ROWS:
-        # One stable sort of a few hundred keys (~4 us at 200) beats a partition, a tie check and a
-        # sort of the k (~9 us): numpy's argpartition costs ~10 ns a key here.
-        return _sorted_top(keys, k)
     width = min(_SCREEN_WIDTH, n // (8 * k))
-    if width >= 2:
+    if n > _SORT_MAX_ROWS and width >= 2:
         # Screen first: split the keys into groups (position modulo n / width: a column-wise max,
         # which numpy vectorises, where a max per run was 6x slower); the k-th largest group maximum
         # is at most the k-th largest key (k groups hold a key at least that large), so every key of
@@ -171,21 +167,17 @@ def _top(keys: FloatArray, k: int) -> IntArray:
         maxima = keys[:m].reshape(width, -1).max(axis=0)
         bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
         candidates = np.flatnonzero(keys >= bound)
-        if len(candidates) <= _SORT_MAX_ROWS:
-            return np.asarray(candidates[_sorted_top(keys[candidates], k)], dtype=np.int64)
         return np.asarray(candidates[_top_exact(keys[candidates], k)], dtype=np.int64)
     return _top_exact(keys, k)
 
 
-def _sorted_top(keys: FloatArray, k: int) -> IntArray:
-    # lexsort's last key is the primary one: larger keys first, then lower positions.
-    return np.asarray(np.lexsort((np.arange(len(keys)), -keys))[:k], dtype=np.int64)
-
-
 def _top_exact(keys: FloatArray, k: int) -> IntArray:
     n = len(keys)
-    if n <= k:
-        return _sorted_top(keys, k)
+    if n <= max(k, _SORT_MAX_ROWS):
+        # One stable sort of a few hundred keys (~4 us at 200) beats a partition, a tie check and a
+        # sort of the k (~9 us): numpy's argpartition costs ~10 ns a key here. lexsort's last key is
+        # the primary one: larger keys first, then lower positions.
+        return np.asarray(np.lexsort((np.arange(n), -keys))[:k], dtype=np.int64)
     # Partition for the k largest directly: negating every key first cost a temporary per query.
     part = np.argpartition(keys, n - k)[n - k :]
     top = keys[part]
