@@ -25,6 +25,13 @@ class EngineConfig:
         default=0,
         metadata={"help": "HNSW efSearch for unfiltered queries (0: each graph's own, calibrated at build)"},
     )
+    hnsw_quantize_min_dimension: int = field(
+        default=128,
+        metadata={
+            "help": "graphs of at least this many dimensions (and a multiple of 8) store 8-bit codes"
+            " and re-score their candidates exactly against the float32 rows (a huge value: never)"
+        },
+    )
     ann_target_recall: float = field(
         default=0.99,
         metadata={"help": "recall@10 each HNSW graph is calibrated for when it is built (0.5..1.0)"},
@@ -66,6 +73,10 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if not 0.5 <= self.ann_target_recall <= 1.0:
             raise InvalidArgumentError(f"ann_target_recall must be in 0.5..1.0, got {self.ann_target_recall}")
+        if self.hnsw_quantize_min_dimension < 0:
+            raise InvalidArgumentError(
+                f"hnsw_quantize_min_dimension must be >= 0, got {self.hnsw_quantize_min_dimension}"
+            )
         if self.hnsw_ef_search < 0:
             raise InvalidArgumentError(
                 f"hnsw_ef_search must be >= 0 (0: calibrated), got {self.hnsw_ef_search}"

@@ -6,9 +6,13 @@ rebuilds a graph. It cannot remove ids from HNSW: deletes are the block's `alive
 selector, and compaction rebuilds.
 
 Cosine is inner product over normalised copies; euclidean is faiss' squared L2, which is also
-Pinecone's euclidean score. The distances faiss returns are used as the scores: re-scoring the
-returned rows through the memory-mapped vectors cost ~15% of a query and changed scores only in the
-last float32 bits.
+Pinecone's euclidean score. A graph stores its rows either as float32 (flat) or as 8-bit codes
+(quantised, `IndexHNSWSQ`): the walk over codes reads a quarter of the bytes, and measured 1.3-1.8x
+the queries per second of the flat graph at the same recall from 128-d to 768-d, built faster too
+(docs/benchmarks.md, stop 23). A quantised graph's candidates (twice the k asked for) are scored
+again exactly against the block's own rows (rerank.py), so both kinds return the metric's exact
+scores; a flat graph's distances are used as they are (re-scoring them cost ~15% of a query and
+changed scores only in the last float32 bits).
 """
 
 from __future__ import annotations
@@ -24,12 +28,20 @@ import numpy as np
 
 from spruce.engine.calibrate import Calibration, calibrate, held_out_count
 from spruce.engine.graph_order import GraphArrays, restore_row_order
+from spruce.engine.rerank import rescore
 from spruce.types import BoolArray, FloatArray, IntArray
 
 _BUILD_CHUNK = 8192
 # Graphs without a calibration (saved by an older version, or built before it finished) use this:
 # recall@10 >= 0.99 on every data set measured so far, at a cost (see docs/benchmarks.md).
 UNCALIBRATED_EF = 384
+# A quantised graph re-scores this many candidates per result asked for: at k=10, 10 candidates lost
+# 0.01 of recall to the codes' ordering and 20 lost none (100k x 768 clusters; 384-d and 128-d too).
+_CANDIDATES_PER_RESULT = 2
+# Rows the 8-bit quantiser learns its per-dimension ranges from; with a sample, the ranges are widened
+# by _RANGE_MARGIN of their width so that rows outside the sample's extremes are not clipped much.
+_TRAIN_ROWS = 65_536
+_RANGE_MARGIN = 0.02
 
 
 def calibration_path(graph: Path) -> Path:
@@ -88,6 +100,9 @@ class AnnIndex:
         self.metric = metric
         self.mapped = mapped  # pages come from the file on demand (see Store.load_ann)
         self.ntotal = int(index.ntotal)
+        storage = faiss.downcast_index(index.storage)  # type: ignore[attr-defined]
+        # 8-bit codes: candidates are re-scored against the block's rows (passed to each search).
+        self.quantized = isinstance(storage, faiss.IndexScalarQuantizer)
         self._params_by_ef: dict[int, faiss.SearchParametersHNSW] = {}  # type: ignore[name-defined]
         self._calibration: Calibration | None = None
         # Per top_k, asked on every query (a log-log interpolation, a list of checks): computed once.
@@ -116,45 +131,66 @@ class AnnIndex:
         ef_construction: int,
         target_recall: float | None = None,
         between_chunks: Callable[[], None] = lambda: None,
+        quantized: bool = False,
     ) -> AnnIndex:
         """Build in chunks, calling `between_chunks` before each: it may pause the build (to leave
         the machine to a bulk load) or raise to stop it (a closing store: a faiss call still running
         when the interpreter exits aborts the process). With `target_recall`, the graph calibrates
-        its search width on its last rows before they are added (see calibrate.py)."""
+        its search width on a random sample of the rows before they are added (see calibrate.py).
+        `quantized` stores 8-bit codes instead of the rows; `vectors` must then be passed to its
+        searches (the same rows, row r at label r)."""
         d = vectors.shape[1]
         cls.set_build_threads(1)
         faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
-        index = faiss.IndexHNSWFlat(d, m, faiss_metric)
+        index: faiss.Index
+        if quantized:
+            index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, m, faiss_metric)  # type: ignore[arg-type]
+            _train_quantizer(index, vectors, metric)
+        else:
+            index = faiss.IndexHNSWFlat(d, m, faiss_metric)
         index.hnsw.efConstruction = ef_construction
         built = cls(index, metric)
         built._add_calibrating(vectors, target_recall, between_chunks)
         return built
 
     def _add_calibrating(
-        self, rows: FloatArray, target_recall: float | None, between_chunks: Callable[[], None]
+        self, vectors: FloatArray, target_recall: float | None, between_chunks: Callable[[], None]
     ) -> None:
-        """Add `rows` after the graph's current ones; with `target_recall`, hold a random sample of
-        them out, calibrate on it against everything added before, then add it too and put the nodes
-        back in row order (graph_order.py says why the sample is random)."""
+        """Add the rows of `vectors` past the graph's current ones; with `target_recall`, hold a random
+        sample of them out, calibrate on it against everything added before, then add it too and put
+        the nodes back in row order (graph_order.py says why the sample is random)."""
+        start = self.ntotal
+        rows = vectors[start:]
         wanted = held_out_count(self.ntotal + len(rows)) if target_recall is not None else 0
         # Fewer new rows than that (a small extension) would measure too coarsely: keep the old figures.
         if target_recall is None or not wanted or len(rows) < wanted:
             _add_in_chunks(self._index, rows, np.arange(len(rows)), self.metric, between_chunks)
             self.ntotal = int(self._index.ntotal)
             return
-        start = self.ntotal
         # Seeded by the sizes: the same rows always hold out the same sample (reproducible builds).
         rng = np.random.default_rng([start, len(rows)])
         held = np.sort(rng.choice(len(rows), wanted, replace=False))
         kept = np.delete(np.arange(len(rows)), held)
         _add_in_chunks(self._index, rows, kept, self.metric, between_chunks)
         self.ntotal = int(self._index.ntotal)
+        if self.quantized:
+            # Labels are not row numbers until the held-out rows are back in row order.
+            label_rows = np.concatenate([np.arange(start, dtype=np.int64), start + kept])
+
+            def search(queries: FloatArray, k: int, ef: int) -> IntArray:
+                return self._search_rows(queries, k, ef, vectors, label_rows)
+
+            def exact(queries: FloatArray, k: int) -> IntArray:
+                return exact_top_k(vectors, label_rows, queries, self.metric, k)
+
+        else:
+            search, exact = self.search_many, self._exact
         self.calibration = calibrate(
             self.ntotal,
             np.asarray(rows[held]),
             self.metric,
-            self.search_many,
-            self._exact,
+            search,
+            exact,
             target_recall=target_recall,
             between_steps=between_chunks,
         )
@@ -181,19 +217,23 @@ class AnnIndex:
 
     def extended(
         self,
-        extra: FloatArray,
+        vectors: FloatArray,
         between_chunks: Callable[[], None] = lambda: None,
         target_recall: float | None = None,
     ) -> AnnIndex:
-        """A copy of this index with `extra` added after its rows, so labels continue in row order.
+        """A copy of this index over all of `vectors`: this graph's rows first (unchanged), then the
+        rest, added after them so labels continue in row order.
 
         Compaction uses it to keep the largest input's graph instead of rebuilding it: inserting only
-        the smaller inputs costs a fraction of a full build. It calibrates again on the last of the
-        new rows; with too few new rows to measure, it keeps this graph's calibration.
+        the smaller inputs costs a fraction of a full build. It calibrates again on a sample of the
+        new rows; with too few new rows to measure, it keeps this graph's calibration. A quantised
+        graph keeps the ranges its quantiser learned.
         """
+        if len(vectors) < self.ntotal:
+            raise ValueError(f"extending a graph of {self.ntotal} rows with only {len(vectors)} rows in all")
         clone = AnnIndex(faiss.deserialize_index(faiss.serialize_index(self._index)), self.metric)
         clone.calibration = self.calibration
-        clone._add_calibrating(extra, target_recall, between_chunks)
+        clone._add_calibrating(vectors, target_recall, between_chunks)
         return clone
 
     def ef_for(self, top_k: int) -> int:
@@ -235,12 +275,36 @@ class AnnIndex:
         index.calibration = Calibration.load(calibration_path(path))
         return index
 
-    def search_many(self, queries: FloatArray, k: int, ef: int) -> IntArray:
+    def search_many(
+        self, queries: FloatArray, k: int, ef: int, vectors: FloatArray | None = None
+    ) -> IntArray:
         """Rows of the k nearest neighbours of each query (-1 where fewer exist), unfiltered, on the
-        calling thread's OpenMP setting (calibration runs in the background builder's)."""
+        calling thread's OpenMP setting (calibration runs in the background builder's). A quantised
+        graph needs its `vectors` to re-score candidates."""
+        if self.quantized:
+            if vectors is None:
+                raise ValueError("a quantised graph's searches need the block's vectors to re-score")
+            return self._search_rows(queries, k, ef, vectors, None)
         q = _as_faiss_input(queries, self.metric)
         _, labels = self._index.search(q, min(k, self.ntotal), params=_new_params(max(ef, k)))
         return np.asarray(labels, dtype=np.int64)
+
+    def _search_rows(
+        self, queries: FloatArray, k: int, ef: int, vectors: FloatArray, label_rows: IntArray | None
+    ) -> IntArray:
+        """A quantised graph's batch search: candidates by code, then the k best by exact score, as
+        rows of `vectors` (`label_rows` maps labels to rows while they differ; None: the same)."""
+        q = _as_faiss_input(queries, self.metric)
+        wide = min(_CANDIDATES_PER_RESULT * k, self.ntotal)
+        _, labels = self._index.search(q, wide, params=_new_params(max(ef, wide)))
+        labels = np.asarray(labels, dtype=np.int64)
+        out = np.full((len(q), k), -1, dtype=np.int64)
+        for i, found in enumerate(labels):
+            found = found[found >= 0]
+            candidates = found if label_rows is None else label_rows[found]
+            rows, _ = rescore(vectors, q[i], candidates, self.metric, k)
+            out[i, : len(rows)] = rows
+        return out
 
     def _params(self, ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]
         # Read-only during a search, so one object per ef serves every thread (building one per
@@ -253,13 +317,19 @@ class AnnIndex:
         return params
 
     def search(
-        self, query: FloatArray, k: int, ef: int, allowed: BoolArray | None
+        self,
+        query: FloatArray,
+        k: int,
+        ef: int,
+        allowed: BoolArray | None,
+        vectors: FloatArray | None = None,
     ) -> tuple[IntArray, FloatArray]:
         """(rows, scores) of up to k nearest neighbours among `allowed` rows (None: all), best first.
 
         The scores are the metric's own (cosine: inner product of the normalised vectors; euclidean:
-        squared L2; dotproduct: inner product), computed by faiss in float32 over the stored vectors,
-        so they agree with an exact scan to float32 rounding.
+        squared L2; dotproduct: inner product), computed in float32 over the stored vectors (a
+        quantised graph: over `vectors`, the block's rows), so they agree with an exact scan to
+        float32 rounding.
         """
         pin_query_thread()
         k = min(k, self.ntotal)
@@ -271,6 +341,11 @@ class AnnIndex:
             norm = float(np.sqrt(np.dot(q[0], q[0])))
             if norm > 0:
                 q = q / np.float32(norm)
+        wanted = k
+        if self.quantized:
+            if vectors is None:
+                raise ValueError("a quantised graph's searches need the block's vectors to re-score")
+            k = min(_CANDIDATES_PER_RESULT * k, self.ntotal)
         ef = max(ef, k)
         if allowed is not None:
             params = _new_params(ef)  # its own: the selector differs per query
@@ -282,6 +357,9 @@ class AnnIndex:
         else:
             distances, labels = self._index.search(q, k, params=self._params(ef))
         rows = labels[0]
+        if self.quantized:
+            assert vectors is not None
+            return rescore(vectors, q[0], rows, self.metric, wanted)
         found = rows >= 0
         if found.all():
             return rows.astype(np.int64, copy=False), distances[0]
@@ -307,6 +385,47 @@ def _graph_arrays(index: faiss.Index) -> GraphArrays:
         neighbours=view(hnsw.neighbors, np.int32),
         levels=view(hnsw.levels, np.int32),
     )
+
+
+def quantizes_well(dimension: int, min_dimension: int) -> bool:
+    """Whether a graph of `dimension` should store 8-bit codes: from `min_dimension` up, and only when
+    faiss' SIMD kernel for codes applies (8 dimensions at a time). Measured (stop 23): 1.3-1.8x the
+    flat graph's q/s at 128-768-d; at 132-d and 50-d, where it falls back to scalar code, 0.35-0.45x."""
+    return dimension >= min_dimension and dimension % 8 == 0
+
+
+def _train_quantizer(index: faiss.Index, vectors: FloatArray, metric: str) -> None:
+    """Learn the 8-bit quantiser's per-dimension ranges from the rows (or a seeded sample of them)."""
+    n = len(vectors)
+    storage = faiss.downcast_index(index.storage)  # type: ignore[attr-defined]
+    if n > _TRAIN_ROWS:
+        sample = np.sort(np.random.default_rng(n).choice(n, _TRAIN_ROWS, replace=False))
+        rows = np.asarray(vectors[sample])
+        storage.sq.rangestat_arg = _RANGE_MARGIN  # type: ignore[attr-defined]
+    else:
+        rows = np.asarray(vectors)
+    index.train(_as_faiss_input(rows, metric))
+
+
+def exact_top_k(vectors: FloatArray, rows: IntArray, queries: FloatArray, metric: str, k: int) -> IntArray:
+    """For each query (normalised for cosine), the k best of `rows` of `vectors` by brute force, best
+    first, as row numbers (shape (q, k)). In chunks, so only a chunk of the rows is ever copied; faiss'
+    scan keeps a heap per query (5x cheaper than a numpy argpartition over every score)."""
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+    found_rows: list[IntArray] = []
+    found_scores: list[FloatArray] = []
+    for start in range(0, len(rows), _BUILD_CHUNK):
+        part = np.asarray(rows[start : start + _BUILD_CHUNK], dtype=np.int64)
+        chunk = _as_faiss_input(np.asarray(vectors[part]), metric)
+        scores, local = faiss.knn(q, chunk, min(k, len(part)), metric=faiss_metric)
+        found_rows.append(part[local])
+        found_scores.append(np.asarray(scores, dtype=np.float32))
+    all_rows = np.concatenate(found_rows, axis=1)
+    all_scores = np.concatenate(found_scores, axis=1)
+    keys = all_scores if metric == "euclidean" else -all_scores
+    order = np.argsort(keys, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(all_rows, order, axis=1)
 
 
 def _new_params(ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]

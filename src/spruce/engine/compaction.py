@@ -177,9 +177,9 @@ def _compact(store: Store, name: str, force: bool) -> bool:
             new.kill(row)
         if store.graphs.needs_ann(new):
             if base_ann is not None:
-                extra = new.dense[base_rows : new.n]
                 step = store.graphs.build_step(store.scheduler.yield_to_writes)
-                store.graphs.attach_ann(new, base_ann.extended(extra, step, store.config.ann_target_recall))
+                grown = base_ann.extended(new.dense[: new.n], step, store.config.ann_target_recall)
+                store.graphs.attach_ann(new, grown)
             else:
                 store.graphs.build_ann(new, pause=store.scheduler.yield_to_writes)
         # The maintenance lock keeps checkpoints out until the manifest names the new layout: a

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from spruce.config import EngineConfig
-from spruce.engine.ann import AnnIndex
+from spruce.engine.ann import AnnIndex, quantizes_well
 from spruce.engine.manifest import segment_dir
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import seal_graph
@@ -76,6 +76,7 @@ class GraphKeeper:
                 ef_construction=self.config.hnsw_ef_construction,
                 target_recall=self.config.ann_target_recall,
                 between_chunks=self.build_step(pause),
+                quantized=quantizes_well(self.dimension, self.config.hnsw_quantize_min_dimension),
             )
         finally:
             COUNTERS.build_finished(time.monotonic() - started)

@@ -246,7 +246,7 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
     if use_ann:
         assert view.ann is not None and spec.dense is not None
         allowed = None if view.all_alive_unfiltered else view.mask()
-        rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
+        rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed, view.dense)
         # faiss returns them best first, scored in the metric's own convention.
         keys = -scores if spec.metric == "euclidean" else scores
         return rows, scores, keys
