@@ -172,7 +172,7 @@ def main() -> None:
     first = AnnIndex.build(
         graph[:split], "cosine", m=32, ef_construction=100, target_recall=TARGET, between_chunks=two
     )
-    merge_s, merged = timed(lambda: first.extended(graph[split:], two, TARGET))
+    merge_s, merged = timed(lambda: first.extended(graph, two, TARGET))
     full_s, _ = timed(
         lambda: AnnIndex.build(
             graph, "cosine", m=32, ef_construction=100, target_recall=TARGET, between_chunks=two

@@ -14,7 +14,9 @@ ingests once (durably, batches of 1,000, with a `bucket` metadata field), then t
 interleaved across systems (A B C, A B C, ...), each round a fresh process that reopens the data, so slow
 phases of a noisy machine hit every system alike. Qdrant's local mode scores exactly in Python and gets
 a subset (`--qdrant-max`, said in the table). Raw faiss HNSW (same M / efConstruction as Spruce's
-defaults) and numpy brute force are the limits, measured in every round among the systems.
+defaults) and numpy brute force are the limits, measured in every round among the systems; so is raw
+faiss HNSW over 8-bit codes with the same exact re-scoring of 2k candidates that Spruce's graphs of
+128-d and up do (`engine/rerank.py`), the limit of that design without Spruce's layers.
 
 Data (`benchmarks/datasets.py`): `clustered` (synthetic), `glove` (real GloVe 6B 50-d, 400k words) and
 `text` (real 384-d MiniLM embeddings of ~46k King James Bible passages, embedded once by Spruce's bundled
@@ -48,6 +50,7 @@ import numpy as np
 from datasets import clustered, exact_top_k, glove, text
 
 from spruce.config import EngineConfig
+from spruce.engine.ann import quantizes_well
 from spruce.engine.calibrate import EF_LADDER
 
 HERE = Path(__file__).resolve().parent
@@ -115,26 +118,26 @@ def write_data(path: Path, vectors: np.ndarray, queries: np.ndarray, buckets: np
     np.savez(path, vectors=vectors, queries=queries, buckets=buckets, truth=truth, **extra)
 
 
-def build_limit(vectors: np.ndarray) -> tuple[Any, float]:
-    """Raw faiss HNSW with Spruce's M / efConstruction, built on every core; (index, seconds)."""
+def build_limit(vectors: np.ndarray, quantized: bool = False) -> tuple[Any, float]:
+    """Raw faiss HNSW with Spruce's M / efConstruction, built on every core, over the float rows or
+    8-bit codes (trained on every row); (index, seconds)."""
     config = EngineConfig()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     t0 = time.perf_counter()
-    index = faiss.IndexHNSWFlat(vectors.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    d, m = vectors.shape[1], config.hnsw_m
+    if quantized:
+        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, m, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+    else:
+        index = faiss.IndexHNSWFlat(d, m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = config.hnsw_ef_construction
     index.add(vectors)
     return index, time.perf_counter() - t0
 
 
-def limits_round(index: Any, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """One round of the limits, run among the systems' rounds: faiss swept over ef (one thread, one
-    query at a time, like the systems), and numpy brute force.
-
-    The widths are Spruce's own calibration ladder (16 to 512): "faiss at the same recall" is then the
-    smallest width on the grid Spruce itself chooses from. A coarser grid (16, 24, 32, 48, 64, 96, 128,
-    192, 256) moved the ratio by up to a step either way: faiss paid 256 where 224 would do, or had 128
-    just reach a recall Spruce's 144 overshot."""
-    faiss.omp_set_num_threads(1)
+def _sweep(
+    index: Any, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, rerank: bool
+) -> list[Any]:
     sweep = []
     for ef in (w for w in EF_LADDER if 16 <= w <= 512):
         params = faiss.SearchParametersHNSW()
@@ -142,34 +145,61 @@ def limits_round(index: Any, vectors: np.ndarray, queries: np.ndarray, truth: np
         found, busy = [], 0.0
         for q in queries:
             t1 = time.perf_counter()
-            _, labels = index.search(q.reshape(1, -1), TOP_K, params=params)
+            if rerank:
+                _, labels = index.search(q.reshape(1, -1), 2 * TOP_K, params=params)
+                rows = labels[0][labels[0] >= 0]
+                best = rows[np.argsort(-(vectors[rows] @ q), kind="stable")[:TOP_K]]
+            else:
+                _, labels = index.search(q.reshape(1, -1), TOP_K, params=params)
+                best = labels[0]
             busy += time.perf_counter() - t1
-            found.append([int(x) for x in labels[0]])
+            found.append([int(x) for x in best])
         rec = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth, strict=True)) / truth.size
         sweep.append({"width": ef, "qps": len(queries) / busy, "recall": rec})
         if rec >= 0.995:
             break
+    return sweep
+
+
+def limits_round(
+    index: Any, sq8: Any | None, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray
+) -> dict[str, Any]:
+    """One round of the limits, run among the systems' rounds: faiss swept over ef (one thread, one
+    query at a time, like the systems), flat and (at 128-d and up) over 8-bit codes with exact
+    re-scoring, and numpy brute force.
+
+    The widths are Spruce's own calibration ladder (16 to 512): "faiss at the same recall" is then the
+    smallest width on the grid Spruce itself chooses from. A coarser grid (16, 24, 32, 48, 64, 96, 128,
+    192, 256) moved the ratio by up to a step either way: faiss paid 256 where 224 would do, or had 128
+    just reach a recall Spruce's 144 overshot."""
+    faiss.omp_set_num_threads(1)
+    sweep = _sweep(index, vectors, queries, truth, rerank=False)
+    sq8_sweep = _sweep(sq8, vectors, queries, truth, rerank=True) if sq8 is not None else []
     t0 = time.perf_counter()
     for q in queries:
         scores = vectors @ q
         np.argpartition(-scores, TOP_K)[:TOP_K]
     numpy_qps = len(queries) / (time.perf_counter() - t0)
-    return {"faiss_sweep": sweep, "numpy_qps": numpy_qps}
+    return {"faiss_sweep": sweep, "faiss_sq8_sweep": sq8_sweep, "numpy_qps": numpy_qps}
 
 
-def median_limits(rounds: list[dict[str, Any]], build_s: float) -> dict[str, Any]:
-    widths = [p["width"] for p in rounds[0]["faiss_sweep"]]
-    sweep = [
-        {
-            k: float(np.median([p[k] for r in rounds for p in r["faiss_sweep"] if p["width"] == w]))
-            for k in ("qps", "recall")
-        }
-        | {"width": w}
-        for w in widths
-    ]
+def median_limits(rounds: list[dict[str, Any]], build_s: float, sq8_build_s: float) -> dict[str, Any]:
+    def median_sweep(key: str) -> list[dict[str, Any]]:
+        widths = [p["width"] for p in rounds[0][key]]
+        return [
+            {
+                k: float(np.median([p[k] for r in rounds for p in r[key] if p["width"] == w]))
+                for k in ("qps", "recall")
+            }
+            | {"width": w}
+            for w in widths
+        ]
+
     return {
         "faiss_build_s": build_s,
-        "faiss_sweep": sweep,
+        "faiss_sweep": median_sweep("faiss_sweep"),
+        "faiss_sq8_build_s": sq8_build_s,
+        "faiss_sq8_sweep": median_sweep("faiss_sq8_sweep"),
         "numpy_qps": float(np.median([r["numpy_qps"] for r in rounds])),
     }
 
@@ -260,22 +290,29 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
             )
         )
     fs = lim["faiss_sweep"]
-    f99 = next((p for p in fs if p["recall"] >= 0.99), None)
-    rows.append(
-        (
-            "faiss HNSW (limit)",
-            "",
-            f"{lim['faiss_build_s']:.1f}",
-            "",
-            "",
-            f"{f99['qps']:,.0f} [{f99['width']}]" if f99 else "-",
-            "",
-            "",
-            "",
-            "",
-            "",
+    sq = lim["faiss_sq8_sweep"]
+    for name, sweep, build_s in (
+        ("faiss HNSW (limit)", fs, lim["faiss_build_s"]),
+        ("faiss HNSW SQ8 + re-score (limit)", sq, lim["faiss_sq8_build_s"]),
+    ):
+        if not sweep:
+            continue
+        f99 = next((p for p in sweep if p["recall"] >= 0.99), None)
+        rows.append(
+            (
+                name,
+                "",
+                f"{build_s:.1f}",
+                "",
+                "",
+                f"{f99['qps']:,.0f} [{f99['width']}]" if f99 else "-",
+                "",
+                "",
+                "",
+                "",
+                "",
+            )
         )
-    )
     rows.append(("numpy brute force", "", "", f"{lim['numpy_qps']:,.0f} (1.000)", "", "", "", "", "", "", ""))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     for row in rows:
@@ -291,6 +328,12 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
         f"  spruce defaults / faiss at the same recall ({d['recall']:.3f}, faiss ef {same['width']}): "
         f"{d['qps'] / same['qps']:.2f} (target >= 0.9)"
     )
+    if sq:
+        same_sq = next((p for p in sq if p["recall"] >= d["recall"]), sq[-1])
+        print(
+            f"  spruce defaults / faiss SQ8 + re-score at the same recall (faiss ef {same_sq['width']}): "
+            f"{d['qps'] / same_sq['qps']:.2f} (the same design without Spruce's layers)"
+        )
     s99 = narrowest(s, 0.99)
     peers99 = [
         (p, narrowest(results[p]["query"], 0.99)) for p in results if p in PEERS and "query" in results[p]
@@ -384,11 +427,15 @@ def main() -> None:
         log("limits: building faiss HNSW")
         truth = np.load(full)["truth"]
         index, build_s = build_limit(ds.vectors)
+        sq8, sq8_build_s = None, 0.0
+        if quantizes_well(ds.vectors.shape[1], EngineConfig().hnsw_quantize_min_dimension):
+            log("limits: building faiss HNSW SQ8")
+            sq8, sq8_build_s = build_limit(ds.vectors, quantized=True)
         limit_rounds = []
         rounds: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
         for r in range(args.rounds):
             log(f"round {r + 1}: limits (faiss HNSW, numpy)")
-            limit_rounds.append(limits_round(index, ds.vectors, ds.queries, truth))
+            limit_rounds.append(limits_round(index, sq8, ds.vectors, ds.queries, truth))
             for system in systems:
                 if "ingest" not in results[system]:
                     continue
@@ -399,7 +446,7 @@ def main() -> None:
         for system in systems:
             if rounds[system]:
                 results[system]["query"] = median_rounds(rounds[system])
-        lim = median_limits(limit_rounds, build_s)
+        lim = median_limits(limit_rounds, build_s, sq8_build_s)
         args.load.append(os.getloadavg())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
