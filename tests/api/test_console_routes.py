@@ -85,6 +85,13 @@ async def test_admin_status_reports_storage_and_builds(catalog: Catalog, control
     (ns,) = ix["namespaces"]
     assert ns["name"] == "ns" and ns["records"] == 300 and ns["segments"] >= 1
     assert ns["segments_with_graph"] == ns["segments"] and ix["graphs_pending"] == 0
+    # Each graph says how it stores rows and the width it calibrated (4-d: flat).
+    assert len(ns["graphs"]) == ns["segments"]
+    assert sum(g["rows"] for g in ns["graphs"]) == 300
+    assert all(g["storage"] == "flat" for g in ns["graphs"])
+    for g in ns["graphs"]:
+        assert g["target_recall"] is None or 0.5 <= g["target_recall"] <= 1.0
+        assert all(c["ef_search"] >= c["top_k"] and 0 <= c["recall"] <= 1 for c in g["calibration"])
     assert status["graph_builds"]["finished"] >= 1 and status["graph_builds"]["running"] == 0
 
 

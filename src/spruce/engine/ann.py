@@ -331,21 +331,40 @@ class AnnIndex:
         quantised graph: over `vectors`, the block's rows), so they agree with an exact scan to
         float32 rounding.
         """
+        if self.quantized:
+            if vectors is None:
+                raise ValueError("a quantised graph's searches need the block's vectors to re-score")
+            q, candidates = self.candidates(query, k, ef, allowed)
+            return rescore(vectors, q, candidates, self.metric, k)
+        q, rows, distances = self._search_one(query, k, ef, allowed)
+        found = rows >= 0
+        if found.all():
+            return rows.astype(np.int64, copy=False), distances
+        return rows[found].astype(np.int64, copy=False), distances[found]
+
+    def candidates(
+        self, query: FloatArray, k: int, ef: int, allowed: BoolArray | None
+    ) -> tuple[FloatArray, IntArray]:
+        """A quantised graph's (query as searched, candidate rows) for the k best: twice k, by
+        code, for the caller to score exactly (search.py scores them as an exact scan would)."""
+        wide = min(_CANDIDATES_PER_RESULT * k, self.ntotal)
+        q, rows, _ = self._search_one(query, wide, ef, allowed)
+        return q, rows[rows >= 0].astype(np.int64, copy=False)
+
+    def _search_one(
+        self, query: FloatArray, k: int, ef: int, allowed: BoolArray | None
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
+        """(query as searched, labels, distances) of one query; -1 labels where fewer were found."""
         pin_query_thread()
         k = min(k, self.ntotal)
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         # One row: normalised inline, cheaper per query than `_as_faiss_input`'s batch path.
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         if self.metric == "cosine":
             norm = float(np.sqrt(np.dot(q[0], q[0])))
             if norm > 0:
                 q = q / np.float32(norm)
-        wanted = k
-        if self.quantized:
-            if vectors is None:
-                raise ValueError("a quantised graph's searches need the block's vectors to re-score")
-            k = min(_CANDIDATES_PER_RESULT * k, self.ntotal)
+        if k <= 0:
+            return q[0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ef = max(ef, k)
         if allowed is not None:
             params = _new_params(ef)  # its own: the selector differs per query
@@ -356,14 +375,7 @@ class AnnIndex:
             del sel, bits  # keep alive until the search has returned
         else:
             distances, labels = self._index.search(q, k, params=self._params(ef))
-        rows = labels[0]
-        if self.quantized:
-            assert vectors is not None
-            return rescore(vectors, q[0], rows, self.metric, wanted)
-        found = rows >= 0
-        if found.all():
-            return rows.astype(np.int64, copy=False), distances[0]
-        return rows[found].astype(np.int64, copy=False), distances[0][found]
+        return q[0], labels[0], distances[0]
 
 
 # Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.

@@ -17,6 +17,7 @@ import numpy as np
 from spruce.config import EngineConfig
 from spruce.engine.ann import AnnIndex, quantizes_well
 from spruce.engine.manifest import segment_dir
+from spruce.engine.prefault import map_in
 from spruce.engine.rows import RowBlock
 from spruce.engine.segment import seal_graph
 from spruce.engine.stats import COUNTERS
@@ -94,6 +95,7 @@ class GraphKeeper:
             if path.parent.exists():
                 index.save(path)
                 seal_graph(path)
+        _map_rows_in(block, index)
         block.ann = index
 
     def load_ann(self, block: RowBlock) -> None:
@@ -105,6 +107,7 @@ class GraphKeeper:
             loaded = AnnIndex.load(self.graph_path(block), self.metric, mmap=False)
         except (OSError, RuntimeError):
             return  # the segment was compacted away meanwhile: nothing to load
+        _map_rows_in(block, loaded)
         with self._lock:
             if block.ann is mapped:
                 block.ann = loaded
@@ -112,3 +115,10 @@ class GraphKeeper:
     def graph_path(self, block: RowBlock) -> Path:
         assert self.path is not None
         return segment_dir(self.path, block.block_id) / GRAPH_FILE
+
+
+def _map_rows_in(block: RowBlock, index: AnnIndex) -> None:
+    """A quantised graph re-scores rows of the segment on every query: map them in up front, as a
+    flat graph's own copy of them is read into RAM (prefault.map_in)."""
+    if index.quantized and block.n:
+        map_in(block.dense[: block.n])

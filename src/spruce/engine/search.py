@@ -246,7 +246,15 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
     if use_ann:
         assert view.ann is not None and spec.dense is not None
         allowed = None if view.all_alive_unfiltered else view.mask()
-        rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed, view.dense)
+        if view.ann.quantized:
+            # Candidates found on 8-bit codes, scored as an exact scan scores rows (so scores and
+            # the order of ties, by row, agree with it).
+            _, found = view.ann.candidates(spec.dense, spec.top_k, ef, allowed)
+            found = np.sort(found)
+            scores, keys = score_rows(view, spec, found)
+            order = _top(keys, spec.top_k)
+            return found[order], scores[order], keys[order]
+        rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
         # faiss returns them best first, scored in the metric's own convention.
         keys = -scores if spec.metric == "euclidean" else scores
         return rows, scores, keys

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from spruce.engine.ann import AnnIndex
     from spruce.engine.graphs import GraphKeeper
     from spruce.engine.namespace import Namespace
     from spruce.engine.namespace_table import NamespaceTable
@@ -68,12 +69,36 @@ COUNTERS = _Counters()
 
 
 @dataclass(frozen=True, slots=True)
+class GraphStats:
+    """One segment's HNSW graph: its size, how it stores rows, and the width it calibrated."""
+
+    rows: int
+    storage: str  # "flat" (float32 rows) or "sq8" (8-bit codes, candidates re-scored exactly)
+    target_recall: float | None  # None: saved without a calibration (uses the fallback width)
+    # (top_k, efSearch, recall measured at that width on held-out rows) per calibrated k
+    calibration: tuple[tuple[int, int, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class NamespaceStorage:
     name: str
     records: int
     segments: int
     memtable_rows: int
     segments_with_graph: int
+    graphs: tuple[GraphStats, ...] = ()
+
+
+def graph_stats(ann: AnnIndex) -> GraphStats:
+    cal = ann.calibration
+    return GraphStats(
+        rows=ann.ntotal,
+        storage="sq8" if ann.quantized else "flat",
+        target_recall=None if cal is None else cal.target_recall,
+        calibration=()
+        if cal is None
+        else tuple(zip(cal.ks, cal.efs, (round(r, 4) for r in cal.recalls), strict=True)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +135,7 @@ def store_stats(store: StatsHost) -> StoreStats:
                 segments=len(ns.sealed),
                 memtable_rows=ns.memtable.n,
                 segments_with_graph=sum(1 for b in ns.sealed if b.ann is not None),
+                graphs=tuple(graph_stats(b.ann) for b in ns.sealed if b.ann is not None),
             )
             for name, ns in store.namespaces.items()
         )

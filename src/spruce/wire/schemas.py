@@ -272,6 +272,18 @@ SERVER_STATUS: Schema = obj(
                                 "segments": INT,
                                 "segments_with_graph": INT,
                                 "memtable_rows": INT,
+                                "graphs": arr(
+                                    obj(
+                                        {
+                                            "rows": INT,
+                                            "storage": {"type": "string", "enum": ["flat", "sq8"]},
+                                            "target_recall": {"type": "number", "nullable": True},
+                                            "calibration": arr(
+                                                obj({"top_k": INT, "ef_search": INT, "recall": NUM})
+                                            ),
+                                        }
+                                    )
+                                ),
                             }
                         )
                     ),

@@ -54,6 +54,17 @@ def status_json(status: ServerStatus) -> dict[str, Any]:
                         "segments": n.segments,
                         "segments_with_graph": n.segments_with_graph,
                         "memtable_rows": n.memtable_rows,
+                        "graphs": [
+                            {
+                                "rows": g.rows,
+                                "storage": g.storage,
+                                "target_recall": g.target_recall,
+                                "calibration": [
+                                    {"top_k": k, "ef_search": ef, "recall": r} for k, ef, r in g.calibration
+                                ],
+                            }
+                            for g in n.graphs
+                        ],
                     }
                     for n in i.storage.namespaces
                 ],
