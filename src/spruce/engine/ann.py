@@ -161,7 +161,7 @@ class AnnIndex:
         the nodes back in row order (graph_order.py says why the sample is random)."""
         start = self.ntotal
         rows = vectors[start:]
-        wanted = held_out_count(self.ntotal + len(rows)) if target_recall is not None else 0
+        wanted = held_out_count(len(vectors)) if target_recall is not None else 0
         # Fewer new rows than that (a small extension) would measure too coarsely: keep the old figures.
         if target_recall is None or not wanted or len(rows) < wanted:
             _add_in_chunks(self._index, rows, np.arange(len(rows)), self.metric, between_chunks)

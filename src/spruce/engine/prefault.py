@@ -64,14 +64,24 @@ def populate(array: np.ndarray[Any, Any], start: int = 0, stop: int | None = Non
     page = mmap.PAGESIZE
     addr = array.ctypes.data
     end_byte = array.nbytes if stop is None else min(stop, array.nbytes)
+    # Whole pages only: a page shared with the bytes around the range may be written by others.
     first = -(-(addr + start) // page) * page
     last = (addr + end_byte) // page * page
+    if not _advise(first, last, _MADV_POPULATE_WRITE):
+        _supported = False
+        log.debug(
+            "MADV_POPULATE_WRITE unavailable (errno %d): memtable pages fault in on write", ctypes.get_errno()
+        )
+        return False
+    return True
+
+
+def _advise(first: int, last: int, advice: int) -> bool:
+    """madvise(advice) over the addresses [first, last), a chunk at a time; False on the first refusal."""
+    assert _MADVISE is not None
     while first < last:
         n = min(_CHUNK, last - first)
-        if _MADVISE(first, n, _MADV_POPULATE_WRITE) != 0:
-            err = ctypes.get_errno()
-            _supported = False
-            log.debug("MADV_POPULATE_WRITE unavailable (errno %d): memtable pages fault in on write", err)
+        if _MADVISE(first, n, advice) != 0:
             return False
         first += n
     return True
@@ -85,17 +95,12 @@ def map_in(array: np.ndarray[Any, Any]) -> bool:
     global _read_supported
     if _MADVISE is None or not _read_supported or array.nbytes == 0:
         return False
-    page = mmap.PAGESIZE
     addr = array.ctypes.data
-    first = addr // page * page
-    last = addr + array.nbytes
-    while first < last:
-        n = min(_CHUNK, last - first)
-        if _MADVISE(first, n, _MADV_POPULATE_READ) != 0:
-            _read_supported = False
-            log.debug("MADV_POPULATE_READ unavailable (errno %d)", ctypes.get_errno())
-            return False
-        first += n
+    # Reading touches nothing, so the partial pages at either end are included.
+    if not _advise(addr // mmap.PAGESIZE * mmap.PAGESIZE, addr + array.nbytes, _MADV_POPULATE_READ):
+        _read_supported = False
+        log.debug("MADV_POPULATE_READ unavailable (errno %d)", ctypes.get_errno())
+        return False
     return True
 
 

@@ -250,10 +250,7 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
             # Candidates found on 8-bit codes, scored as an exact scan scores rows (so scores and
             # the order of ties, by row, agree with it).
             _, found = view.ann.candidates(spec.dense, spec.top_k, ef, allowed)
-            found = np.sort(found)
-            scores, keys = score_rows(view, spec, found)
-            order = _top(keys, spec.top_k)
-            return found[order], scores[order], keys[order]
+            return _rank_rows(view, spec, np.sort(found))
         rows, scores = view.ann.search(spec.dense, spec.top_k, ef, allowed)
         # faiss returns them best first, scored in the metric's own convention.
         keys = -scores if spec.metric == "euclidean" else scores
@@ -268,7 +265,11 @@ def search_block(view: BlockView, spec: QuerySpec) -> tuple[IntArray, FloatArray
         keys = np.where(view.mask(), keys, -np.inf).astype(np.float32)
         order = _top(keys, min(spec.top_k, view.allowed_count))
         return order, scores[order], keys[order]
-    rows = view.allowed_rows()
+    return _rank_rows(view, spec, view.allowed_rows())
+
+
+def _rank_rows(view: BlockView, spec: QuerySpec, rows: IntArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Top-k (rows, scores, keys) among `rows` (ascending, so ties go by row), scored exactly."""
     scores, keys = score_rows(view, spec, rows)
     order = _top(keys, spec.top_k)
     return rows[order], scores[order], keys[order]
