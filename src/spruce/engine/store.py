@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from spruce.config import EngineConfig
 from spruce.engine import codec
+from spruce.engine.callbacks import weakly
 from spruce.engine.checkpoint import checkpoint_to_disk
 from spruce.engine.committed import CommittedLayout
 from spruce.engine.compaction import compact_namespace, compact_namespaces
@@ -58,7 +59,10 @@ class Store(StoreReads):
         self.maintenance_lock = threading.Lock()  # one checkpoint or compaction at a time
         self.packs = Packs()  # packs of small blocks (engine/pack.py), opened once each
         self.next_block = 1
-        self.table = NamespaceTable(dimension, config.memtable_max_rows, self.new_block_id, self.packs)
+        # Collaborators call back through weak references (engine/callbacks.py): no cycles to free.
+        self.table = NamespaceTable(
+            dimension, config.memtable_max_rows, weakly(self, Store.new_block_id), self.packs
+        )
         self.namespaces = self.table.live  # the live namespaces (compaction and stats read them)
         self.committed = CommittedLayout(path, self.lock, self.packs)
         self.applied_lsn = 0
@@ -68,15 +72,21 @@ class Store(StoreReads):
         self._worker: Worker | None = None
         self._ann_worker: Worker | None = None
         self.graphs = GraphKeeper(
-            path, dimension, metric, config, self.lock, lambda: self._closing, self._all_cores
+            path,
+            dimension,
+            metric,
+            config,
+            self.lock,
+            weakly(self, Store.is_closing),
+            weakly(self, Store._all_cores),
         )
         self.scheduler = Scheduler(
             config,
             self.lock,
-            lambda: self.namespaces.values(),
+            self.namespaces.values,
             self.graphs,
-            lambda: compact_namespaces(self),
-            lambda: self._closing,
+            weakly(self, compact_namespaces),
+            weakly(self, Store.is_closing),
             persisted=path is not None,
         )
         self.compaction_lock = threading.Lock()  # one compaction at a time
@@ -96,8 +106,8 @@ class Store(StoreReads):
         if config.background:
             # Separate threads: a long HNSW build must not hold back the next checkpoint, or the
             # memtable (searched exactly) would grow far past its size limit meanwhile.
-            self._worker = Worker("spruce-checkpoint", lambda _: self.checkpoint())
-            self._ann_worker = Worker("spruce-ann", self._background_task)
+            self._worker = Worker("spruce-checkpoint", weakly(self, Store._checkpoint_task))
+            self._ann_worker = Worker("spruce-ann", weakly(self, Store._background_task))
             self.scheduler.background = True
         # Segments whose HNSW build had not finished (or was cut short by a close or crash), and
         # memory-mapped graphs to bring into RAM. Opening never merges segments by itself.
@@ -300,6 +310,13 @@ class Store(StoreReads):
         """Whether a graph build may take every core: someone waits for it (flush), or no foreground
         write came for a while. Asked again before every chunk, so it follows the load."""
         return self.scheduler.urgent or self.scheduler.writes_quiet()
+
+    def is_closing(self) -> bool:
+        """Set first in close(), so long background builds stop early."""
+        return self._closing
+
+    def _checkpoint_task(self, _task: Any) -> None:
+        self.checkpoint()
 
     def _background_task(self, task: Any) -> None:
         if task == "maintain":
