@@ -1,7 +1,8 @@
 """Spruce: a self-hosted vector database that speaks Pinecone's API, embedded or as a server."""
 
 from spruce import errors
-from spruce.client.collection import Collection, HNSWConfiguration
+from spruce.client.collection import Collection
+from spruce.client.collections_mixin import HNSWConfiguration
 from spruce.client.embedded import Client, Index
 from spruce.client.embedding import DefaultEmbeddingFunction
 from spruce.client.http_collection import HttpClient

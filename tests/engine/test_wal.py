@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir, fsync_file
-from spruce.engine.wal import RecoveryReport, Wal
+from spruce.engine.wal import Wal
 from spruce.engine.wal_format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, MAX_PAYLOAD, wal_file_name
+from spruce.engine.wal_open import RecoveryReport
 from spruce.errors import (
     ClosedError,
     DiskFullError,
@@ -424,12 +425,12 @@ def test_failed_write_leaves_log_consistent(tmp_path: Path, monkeypatch: pytest.
 def test_failed_fsync_poisons_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wal, _ = Wal.open(tmp_path)
     wal.append(b"one")
-    import spruce.engine.wal as wal_module
+    import spruce.engine.wal_commit as wal_commit
 
     def fail(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(wal_module, "fdatasync_fd", fail)
+    monkeypatch.setattr(wal_commit, "fdatasync_fd", fail)
     with pytest.raises(OSError):
         wal.append(b"two")
     monkeypatch.undo()

@@ -19,7 +19,8 @@ import numpy as np
 
 from spruce.client import progress
 from spruce.client.backups import BackupMethods
-from spruce.client.collection import Backend, CollectionsMixin, ServiceBackend
+from spruce.client.collection_backend import Backend, ServiceBackend
+from spruce.client.collections_mixin import CollectionsMixin
 from spruce.client.imports import ImportMethods
 from spruce.client.inference import Inference
 from spruce.client.records import ClientRecords, IndexRecords

@@ -19,7 +19,8 @@ import numpy as np
 import orjson
 
 from spruce import errors
-from spruce.client.collection import Backend, CollectionsMixin
+from spruce.client.collection_backend import Backend
+from spruce.client.collections_mixin import CollectionsMixin
 
 _MAX_BODY = 1_800_000  # under the server's default 2 MiB body limit
 

@@ -5,7 +5,8 @@ startup the engine replays frames newer than its last checkpoint.  After a check
 calls `rotate()` and then `truncate_before(checkpoint_lsn + 1)` to drop whole files it no longer needs.
 
 The bytes on disk are described in `wal_format`; listing, scanning and replaying the files is
-`wal_files`; what opening decides (cut, quarantine, refuse, a fresh file) is `wal_open`.
+`wal_files`; what opening decides (cut, quarantine, refuse, a fresh file) is `wal_open`; when a
+written frame is durable (group commit, the log poisoned by a failed fsync) is `wal_commit`.
 
 Recovery
 ========
@@ -22,18 +23,15 @@ below `covered_lsn` (already in a checkpoint) loses nothing and never blocks an 
 Durability protocol
 ===================
 
-`append` writes under a lock, then waits until an fsync that started after its write completes.
-Whoever finds no fsync in flight becomes the leader and fsyncs, without the lock, on behalf of every
-frame written so far; the others wait on a condition.  New files are created by atomic rename and
-the directory is fsync'd after every creation, rename and deletion.
+`append` writes under a lock, then waits until an fsync that started after its write completes
+(group commit: `wal_commit`).  New files are created by atomic rename and the directory is fsync'd
+after every creation, rename and deletion.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +39,7 @@ from typing import Final
 
 from spruce.engine.fsutil import atomic_write_bytes, fdatasync_fd, fsync_dir
 from spruce.engine.recovery import RECOVERY_MODES
+from spruce.engine.wal_commit import GroupCommit, disk_full
 from spruce.engine.wal_files import lock_directory, replay_frames
 from spruce.engine.wal_format import (
     FILE_HEADER_SIZE,
@@ -55,8 +54,9 @@ from spruce.engine.wal_format import (
     wal_file_name,
 )
 from spruce.engine.wal_open import RecoveryReport, recover_directory
-from spruce.errors import ClosedError, DiskFullError, PayloadTooLargeError, SpruceError
+from spruce.errors import PayloadTooLargeError, SpruceError
 
+# RecoveryReport and disk_full are re-exported: store.py and opening.py import them from here.
 __all__ = ["RecoveryReport", "Wal", "disk_full"]
 
 
@@ -70,20 +70,6 @@ def _iov_max() -> int:
 # writev takes at most IOV_MAX buffers per call.
 _IOV_MAX: Final = _iov_max()
 
-# errno values that mean "no space": a full disk, or a quota reached.
-NO_SPACE: Final = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-
-
-def disk_full(exc: OSError, what: str) -> DiskFullError | None:
-    """A DiskFullError for `exc` if it says the disk (or quota) is full, else None."""
-    if exc.errno not in NO_SPACE:
-        return None
-    err = DiskFullError(
-        f"the disk is full: {what} failed ({os.strerror(exc.errno or 0)}); free space and retry"
-    )
-    err.__cause__ = exc
-    return err
-
 
 class Wal:
     """A write-ahead log in one directory.  Construct with `Wal.open`."""
@@ -95,19 +81,10 @@ class Wal:
         self._files = files
         self._fsync = fsync
         self._lock_fd = lock_fd
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._fd = self._open_active(files[-1].path)
+        self._commit = GroupCommit(directory, self._open_active(files[-1].path), next_lsn - 1)
+        # One lock for the files and the durability state: see wal_commit.
+        self._lock = self._commit.lock
         self._next_lsn = next_lsn
-        self._written_lsn = next_lsn - 1
-        self._durable_lsn = next_lsn - 1
-        self._syncing = False
-        self._closed = False
-        self._failure: OSError | None = None
-        self._flusher: threading.Thread | None = None
-        # fsyncs of WAL data files (not directories), whether by append, rotate, close or the
-        # recovery in `open`; lets tests and benchmarks see group commit at work.
-        self.fsync_count = 0
 
     # ----------------------------------------------------------------------------------- open
 
@@ -145,8 +122,8 @@ class Wal:
         if fsync and not found.created:
             # Frames a killed process wrote may still sit only in the page cache; the engine is
             # about to treat them as logged, so make them as durable as acknowledged ones.
-            fdatasync_fd(wal._fd)
-            wal.fsync_count += 1
+            fdatasync_fd(wal._commit.fd)
+            wal._commit.fsync_count += 1
         if found.retire:
             # Never append after damage: a later open would find it again in the middle of new frames.
             wal.rotate()
@@ -172,6 +149,11 @@ class Wal:
     def fsync_enabled(self) -> bool:
         return self._fsync
 
+    @property
+    def fsync_count(self) -> int:
+        """fsyncs of WAL data files so far (see `GroupCommit.fsync_count`)."""
+        return self._commit.fsync_count
+
     # --------------------------------------------------------------------------------- append
 
     def append(self, payload: Payload) -> int:
@@ -186,44 +168,17 @@ class Wal:
         """
         lsn = self._append((payload,), wait=False)
         if self._fsync:
-            self._start_flusher()
+            self._commit.start_flusher()
             with self._lock:
-                self._cond.notify_all()
+                self._commit.cond.notify_all()
         return lsn
-
-    def _start_flusher(self) -> None:
-        # An eager flusher starts the fsync as soon as a frame is written, so it overlaps with the
-        # caller applying the write in memory (the fsync releases the GIL) instead of following it.
-        if self._flusher is None:
-            with self._lock:
-                if self._flusher is None and not self._closed:
-                    self._flusher = threading.Thread(
-                        target=self._flush_loop, name="spruce-wal-flush", daemon=True
-                    )
-                    self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        with self._lock:
-            while True:
-                while (
-                    not self._closed
-                    and self._failure is None
-                    and (self._written_lsn <= self._durable_lsn or self._syncing)
-                ):
-                    self._cond.wait()
-                if self._closed or self._failure is not None:
-                    return
-                try:
-                    self._wait_durable(self._written_lsn)
-                except OSError:
-                    return  # recorded in self._failure; writers waiting in sync() raise it
 
     def sync(self, lsn: int) -> None:
         """Return once every frame up to `lsn` is durable (group commit with concurrent callers)."""
         if not self._fsync:
             return
         with self._lock:
-            self._wait_durable(lsn)
+            self._commit.wait_durable(lsn)
 
     def append_many(self, payloads: Sequence[Payload]) -> int:
         """Append frames with consecutive LSNs and one fsync; return the last LSN.
@@ -239,7 +194,7 @@ class Wal:
             if size > MAX_PAYLOAD:
                 raise PayloadTooLargeError(f"WAL payload of {size} bytes exceeds {MAX_PAYLOAD}")
         with self._lock:
-            self._check_usable()
+            self._commit.check_usable()
             if not flat:
                 return self._next_lsn - 1
             lsn = self._next_lsn
@@ -261,9 +216,9 @@ class Wal:
             active.size += total
             last = lsn - 1
             self._next_lsn = lsn
-            self._written_lsn = last
+            self._commit.written_lsn = last
             if self._fsync and wait:
-                self._wait_durable(last)
+                self._commit.wait_durable(last)
             return last
 
     def _write_all(self, bufs: list[bytes | memoryview]) -> None:
@@ -273,7 +228,7 @@ class Wal:
             for i in range(0, len(bufs), _IOV_MAX):
                 pending = [memoryview(b) for b in bufs[i : i + _IOV_MAX] if len(b)]
                 while pending:
-                    n = os.writev(self._fd, pending)
+                    n = os.writev(self._commit.fd, pending)
                     # Regular files rarely write short, but a signal or a >2 GiB batch can.
                     while pending and n >= len(pending[0]):
                         n -= len(pending[0])
@@ -284,107 +239,41 @@ class Wal:
             # A partial frame left in place would end the log at recovery and take every later,
             # acknowledged frame with it, so cut it off or refuse all further appends.
             try:
-                os.ftruncate(self._fd, start)
+                os.ftruncate(self._commit.fd, start)
             except OSError as trunc_exc:
-                self._failure = trunc_exc
+                self._commit.failure = trunc_exc
             full = disk_full(exc, "writing the WAL") if isinstance(exc, OSError) else None
-            if full is not None and self._failure is None:
+            if full is not None and self._commit.failure is None:
                 raise full from exc
             raise
-
-    def _wait_durable(self, lsn: int) -> None:
-        """Block until frame `lsn` is fsync'd, leading an fsync if none is running. Lock held."""
-        while self._durable_lsn < lsn:
-            if self._failure is not None:
-                raise self._failed_error()
-            if self._syncing:
-                self._cond.wait()
-                continue
-            # Lead: one fsync covers every frame written so far, including other threads'.
-            self._syncing = True
-            target = self._written_lsn
-            fd = self._fd
-            error: OSError | None = None
-            self._lock.release()
-            try:
-                fdatasync_fd(fd)
-            except OSError as exc:
-                error = exc
-            finally:
-                self._lock.acquire()
-                self._syncing = False
-                self.fsync_count += 1
-            if error is None:
-                self._durable_lsn = max(self._durable_lsn, target)
-            else:
-                # After a failed fsync the kernel may have dropped the dirty pages; retrying
-                # would falsely report success, so the log is unusable until reopened.
-                self._failure = error
-            self._cond.notify_all()
-            if error is not None:
-                full = disk_full(error, "syncing the WAL (writes need a restart of the index)")
-                if full is not None:
-                    raise full from error
-                raise error
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise ClosedError(f"WAL {self.directory} is closed")
-        if self._failure is not None:
-            raise self._failed_error()
-
-    def _failed_error(self) -> OSError:
-        assert self._failure is not None
-        err = OSError(
-            self._failure.errno,
-            f"WAL {self.directory} is unusable after an I/O error ({self._failure}); reopen it",
-        )
-        err.__cause__ = self._failure
-        return err
-
-    def _quiesce(self) -> None:
-        """Wait for an in-flight leader fsync, so the active fd may be swapped or closed. Lock held."""
-        while self._syncing:
-            self._cond.wait()
-
-    def _sync_all(self) -> None:
-        """fsync the active file and mark everything written durable. Lock held, quiesced."""
-        try:
-            fdatasync_fd(self._fd)
-        except OSError as exc:
-            self._failure = exc
-            self._cond.notify_all()
-            raise
-        self.fsync_count += 1
-        self._durable_lsn = self._written_lsn
-        self._cond.notify_all()
 
     # ---------------------------------------------------------------------- rotate / truncate
 
     def rotate(self) -> None:
         """Continue in a new file whose first LSN is `next_lsn`; a no-op if the active file is empty."""
+        commit = self._commit
         with self._lock:
-            self._check_usable()
-            self._quiesce()
-            self._check_usable()
+            commit.check_usable()
+            commit.quiesce()
+            commit.check_usable()
             active = self._files[-1]
             if active.first_lsn == self._next_lsn:
                 return
             # Recovery treats damage in a non-last file as corruption, so the old file must be
             # complete on disk before a newer one exists, even with fsync disabled.
-            if not (self._fsync and self._durable_lsn == self._written_lsn):
-                self._sync_all()
+            if not (self._fsync and commit.durable_lsn == commit.written_lsn):
+                commit.sync_all()
             path = self.directory / wal_file_name(self._next_lsn)
             atomic_write_bytes(path, HEADER_BYTES)
             new_fd = self._open_active(path)
-            old_fd, self._fd = self._fd, new_fd
+            old_fd, commit.fd = commit.fd, new_fd
             self._files.append(WalFile(self._next_lsn, path, FILE_HEADER_SIZE))
             os.close(old_fd)
 
     def truncate_before(self, lsn: int) -> None:
         """Delete whole files all of whose frames have LSN < `lsn`; never the active file."""
         with self._lock:
-            self._check_usable()
+            self._commit.check_usable()
             removed = False
             # Oldest first, so a crash midway leaves no gap in the LSN sequence.
             while len(self._files) > 1 and self._files[1].first_lsn <= lsn:
@@ -404,27 +293,28 @@ class Wal:
         `truncate_before` before the iterator reaches them raise FileNotFoundError.
         """
         with self._lock:
-            self._check_usable()
+            self._commit.check_usable()
             snapshot = [(f.path, list(f.runs)) for f in self._files]
         return replay_frames(snapshot, after_lsn)
 
     # ---------------------------------------------------------------------------------- close
 
     def close(self) -> None:
+        commit = self._commit
         with self._lock:
-            if self._closed:
+            if commit.closed:
                 return
-            self._quiesce()
+            commit.quiesce()
             try:
-                if self._fsync and self._failure is None and self._written_lsn > self._durable_lsn:
-                    self._sync_all()
+                if self._fsync and commit.failure is None and commit.written_lsn > commit.durable_lsn:
+                    commit.sync_all()
             finally:
-                self._closed = True
-                os.close(self._fd)
+                commit.closed = True
+                os.close(commit.fd)
                 if self._lock_fd is not None:
                     os.close(self._lock_fd)
                     self._lock_fd = None
-                self._cond.notify_all()
+                commit.cond.notify_all()
 
     def __enter__(self) -> Wal:
         return self
@@ -436,6 +326,3 @@ class Wal:
 
     def __repr__(self) -> str:
         return f"Wal({str(self.directory)!r}, next_lsn={self._next_lsn}, files={len(self._files)})"
-
-
-# ------------------------------------------------------------------------------------ helpers

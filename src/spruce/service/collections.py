@@ -1,10 +1,11 @@
-"""Collections (Chroma / pyseekdb semantics) on the catalogue's indexes: validation and data operations.
+"""Collections (Chroma / pyseekdb semantics) on the catalogue's indexes: each operation, checked first.
 
 A record of a collection is a record of its index's default namespace: the embedding is the vector,
 the document is the metadata field `document` (DOCUMENT_FIELD), the user's metadata the other
 fields. Inputs arrive already shaped as lists (the client layer accepts single values and numpy)
 and already embedded: this layer never calls a model, so the embedded and the remote client share
-every rule below, and every rule is checked before anything is written.
+every rule below, and every rule is checked before anything is written. What an operation then
+does in the index's store is `collection_store`'s: this module never touches the engine.
 
 Chosen semantics (see README "Collections"): `add` of an existing id raises IDAlreadyExistsError
 (pyseekdb; Chroma silently keeps the old record) and writes nothing; `upsert` and `update` merge
@@ -21,29 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from spruce.engine.namespace import Namespace
-from spruce.engine.predicate import IdIn, Node, RowPredicate, all_of
-from spruce.engine.search import QuerySpec
-from spruce.engine.store import Store
 from spruce.errors import (
     CollectionNotFoundError,
     DimensionMismatchError,
-    IDAlreadyExistsError,
     InvalidArgumentError,
     RecordNotFoundError,
 )
-from spruce.service import validation as v
 from spruce.service.catalog import Catalog
 from spruce.service.collection_registry import CollectionInfo, CollectionRegistry, registry_for
-from spruce.service.collection_results import (
-    flat_result,
-    matches_result,
-    merged_metadata,
-    nested_result,
-    stored_metadata,
-)
+from spruce.service.collection_results import flat_result, matches_result, nested_result, stored_metadata
 from spruce.service.collection_rules import (
-    DOCUMENT_FIELD,
     GET_INCLUDE,
     INCLUDE_ITEMS,
     NS,
@@ -62,19 +50,17 @@ from spruce.service.collection_rules import (
     user_metadata,
 )
 from spruce.service.collection_search import fuse, text_ranking
+from spruce.service.collection_store import (
+    add_new,
+    delete_chosen,
+    nearest,
+    records_page,
+    row_predicate,
+    update_existing,
+    upsert_merged,
+)
 from spruce.service.data import IndexService
-from spruce.service.where import parse_where, parse_where_document
 from spruce.types import FloatArray, Match, Record
-
-_BATCH = v.MAX_UPSERT_BATCH
-
-
-def _put_batches(store: Store, records: list[Record], dense: FloatArray | None) -> None:
-    """Write records in batches of the upsert limit (each one WAL frame); `dense` holds their values
-    stacked, when the caller has them as one matrix."""
-    for start in range(0, len(records), _BATCH):
-        stop = start + _BATCH
-        store.put(NS, records[start:stop], None if dense is None else dense[start:stop])
 
 
 class CollectionService:
@@ -190,18 +176,7 @@ class CollectionService:
             Record(rid, mat[i], None, stored_metadata(metas[i], docs[i] if docs else None))
             for i, rid in enumerate(ids)
         ]
-        store = svc.store
-        # Under the store lock (reentrant), so no other writer adds one of these ids in between.
-        with store.lock:
-            existing = store.with_namespace(
-                NS, lambda ns: [] if ns is None else [r for r in ids if r in ns.locations]
-            )
-            if existing:
-                shown = ", ".join(existing[:10])
-                raise IDAlreadyExistsError(
-                    f"ids already exist in collection {info.name!r}: {shown}; use upsert to overwrite them"
-                )
-            _put_batches(store, records, mat)
+        add_new(svc.store, info.name, ids, records, mat)
 
     def upsert(
         self,
@@ -214,18 +189,7 @@ class CollectionService:
         _, ids, docs, mat, metas, svc = self._prepare_write(
             "upsert", name, ids, embeddings, metadatas, documents
         )
-        store = svc.store
-        with store.lock:
-
-            def merged(ns: Namespace | None) -> list[Record]:
-                out = []
-                for i, rid in enumerate(ids):
-                    old = ns.get(rid, values=False) if ns is not None else None
-                    doc = docs[i] if docs is not None else None
-                    out.append(Record(rid, mat[i], None, merged_metadata(old, metas[i], doc)))
-                return out
-
-            _put_batches(store, store.with_namespace(NS, merged), mat)
+        upsert_merged(svc.store, ids, docs, mat, metas)
 
     def update(
         self,
@@ -248,27 +212,7 @@ class CollectionService:
         svc = self._index(info)
         if svc is None:
             raise RecordNotFoundError(f"ids not found in collection {info.name!r}: {', '.join(ids[:10])}")
-        store = svc.store
-        with store.lock:
-
-            def changed(ns: Namespace | None) -> list[Record]:
-                missing = [r for r in ids if ns is None or r not in ns.locations]
-                if missing:
-                    raise RecordNotFoundError(
-                        f"ids not found in collection {info.name!r}: {', '.join(missing[:10])}; "
-                        "use upsert to create records"
-                    )
-                assert ns is not None
-                out = []
-                for i, rid in enumerate(ids):
-                    old = ns.get(rid)
-                    assert old is not None
-                    values = mat[i] if mat is not None else old.values
-                    doc = docs[i] if docs is not None else None
-                    out.append(Record(rid, values, None, merged_metadata(old, metas[i], doc)))
-                return out
-
-            _put_batches(store, store.with_namespace(NS, changed), None)
+        update_existing(svc.store, info.name, ids, docs, mat, metas)
 
     def delete(
         self, name: str, ids: Sequence[str] | None = None, where: object = None, where_document: object = None
@@ -277,39 +221,13 @@ class CollectionService:
         if ids is None and not where and not where_document:
             raise InvalidArgumentError("delete needs at least one of ids, where, or where_document")
         id_list = check_ids(ids, "delete", allow_empty=True) if ids is not None else None
-        pred = self._predicate(where, where_document, None)
+        pred = row_predicate(where, where_document, None)
         svc = self._index(info)
         if svc is None or id_list == []:
             return 0
-        store = svc.store
-        with store.lock:
-
-            def chosen(ns: Namespace | None) -> list[str]:
-                if ns is None:
-                    return []
-                if id_list is not None:
-                    present = [r for r in id_list if r in ns.locations]
-                    if pred is None:
-                        return present
-                    keep = set(present)
-                    return [b.ids[r] for b, r in ns.matching(pred) if b.ids[r] in keep]
-                return [b.ids[r] for b, r in ns.matching(pred)]
-
-            gone: list[str] = store.with_namespace(NS, chosen)
-            for start in range(0, len(gone), v.MAX_FETCH_IDS):
-                store.delete(NS, gone[start : start + v.MAX_FETCH_IDS])
-        return len(gone)
+        return delete_chosen(svc.store, id_list, pred)
 
     # -- reads ------------------------------------------------------------------------------------
-    def _predicate(
-        self, where: object, where_document: object, ids: Sequence[str] | None
-    ) -> RowPredicate | None:
-        nodes: list[Node | None] = [parse_where(where), parse_where_document(where_document, DOCUMENT_FIELD)]
-        if ids is not None:
-            nodes.append(IdIn(frozenset(ids)))
-        root = all_of(nodes)
-        return None if root is None else RowPredicate(root)
-
     def count(self, name: str) -> int:
         svc = self._index(self.registry.lookup(name))
         return 0 if svc is None else svc.store.namespace_count(NS) or 0
@@ -330,27 +248,11 @@ class CollectionService:
         if limit is not None:
             check_count(limit, "limit", 0)
         off = check_count(offset, "offset", 0) if offset is not None else 0
-        pred = self._predicate(where, where_document, None)
+        pred = row_predicate(where, where_document, None)
         svc = self._index(info)
-        want_values = "embeddings" in inc
-
-        def page(ns: Namespace | None) -> list[Record]:
-            if ns is None:
-                return []
-            if id_list is not None:
-                locs = [ns.locations.get(r) for r in id_list]
-                found = [loc for loc in locs if loc is not None]
-                if pred is not None:
-                    allowed = {(b.block_id, r) for b, r in ns.matching(pred)}
-                    found = [(b, r) for b, r in found if (b.block_id, r) in allowed]
-            elif pred is None:
-                found = [ns.locations[r] for r in ns.sorted_ids()]
-            else:
-                found = sorted(ns.matching(pred), key=lambda br: br[0].ids[br[1]])
-            end = None if limit is None else off + limit
-            return [b.record(r, values=want_values) for b, r in found[off:end]]
-
-        records: list[Record] = [] if svc is None else svc.store.with_namespace(NS, page)
+        records = (
+            [] if svc is None else records_page(svc.store, id_list, pred, off, limit, "embeddings" in inc)
+        )
         return flat_result(records, inc)
 
     def query(
@@ -369,7 +271,7 @@ class CollectionService:
         if query_embeddings is None:
             raise InvalidArgumentError("query needs query_embeddings or query_texts")
         id_list = check_ids(ids, "query", allow_empty=True) if ids is not None else None
-        pred = self._predicate(where, where_document, id_list)
+        pred = row_predicate(where, where_document, id_list)
         svc = self._index(info)
         mat = query_matrix(info.dimension, query_embeddings)
         want_meta = "metadatas" in inc or "documents" in inc
@@ -378,15 +280,7 @@ class CollectionService:
             if svc is None:
                 per_query.append([])
                 continue
-            spec = QuerySpec(
-                metric=info.engine_metric,
-                top_k=k,
-                dense=np.ascontiguousarray(q),
-                sparse=None,
-                ef_search=svc.config.hnsw_ef_search,
-                exact_max_rows=svc.config.exact_filter_max_rows,
-            )
-            per_query.append(svc.store.query(NS, spec, pred, "embeddings" in inc, want_meta))
+            per_query.append(nearest(svc, info.engine_metric, q, k, pred, "embeddings" in inc, want_meta))
         return matches_result(per_query, info.engine_metric, inc)
 
     def hybrid_search(
@@ -418,7 +312,7 @@ class CollectionService:
                 raise InvalidArgumentError("hybrid_search query must be an object")
             only_keys(query, ("where_document", "where", "n_results"), "hybrid_search query")
             qk = check_n_results(query.get("n_results", window))
-            pred = self._predicate(query.get("where"), query.get("where_document"), None)
+            pred = row_predicate(query.get("where"), query.get("where_document"), None)
             lists.append(text_ranking(self._index(info), pred, query.get("where_document"), qk))
         if knn is not None:
             if not isinstance(knn, Mapping):
