@@ -77,7 +77,7 @@ def test_a_graph_that_cannot_reach_the_target_is_scanned_exactly(
     assert index.calibration is not None
     assert not index.calibration.reaches(100) and not index.trusted_for(100)
     assert not index.trusted_for(50) and not index.trusted_for(500)
-    assert index.calibration.efs[1] == EF_LADDER[-1]
+    assert index.calibration.efs[index.calibration.ks.index(100)] == EF_LADDER[-1]
 
     config = EngineConfig(
         ann_min_rows=1000, memtable_max_rows=10_000, ingest_quiet_ms=0, ann_target_recall=0.97
@@ -254,3 +254,39 @@ def test_clear_misses_are_decided_by_the_first_queries_and_passes_by_all() -> No
     # Each k searched the widest rung once, and only with its first look (500 at k=10, 50 at k=100).
     assert sum(1 for _, k, ef in calls if ef == EF_LADDER[-1]) == 2
     assert all(n == (500 if k == 10 else 50) for n, k, _ in calls)
+
+
+def _reaching_up_to(best_k: int) -> Any:
+    """A graph that finds every neighbour for k <= `best_k` from width 2k on, and loses 3% of them
+    (at least one) at larger k at every width (as on tight clusters, whose 100th neighbours are near-ties)."""
+
+    def search(q: np.ndarray, k: int, ef: int) -> np.ndarray:
+        found = np.tile(np.arange(k, dtype=np.int64), (len(q), 1))
+        if k > best_k:
+            found[:, : max(1, (3 * k) // 100)] = -1
+        elif ef < 2 * k:
+            found[:, k // 2 :] = -1
+        return found
+
+    return search
+
+
+@pytest.mark.parametrize(
+    ("best_k", "ks", "trusted", "untrusted"),
+    [
+        (50, (10, 20, 50, 100), (10, 15, 20, 30, 50), (51, 100, 200)),
+        (10, (10, 20, 100), (10,), (11, 20, 50, 100)),
+    ],
+)
+def test_trust_ends_where_the_graph_stops_reaching_the_target(
+    best_k: int, ks: tuple[int, ...], trusted: tuple[int, ...], untrusted: tuple[int, ...]
+) -> None:
+    """A k=100 that no width reaches must not send top_k 11-99 to an exact scan when the graph
+    reaches the target there: the ks between are measured, so trust ends where the recall does."""
+    queries = np.random.default_rng(2).standard_normal((2_000, 8)).astype(np.float32)
+    cal = calibrate(30_000, queries, "euclidean", _reaching_up_to(best_k), _exact)
+    assert cal.ks == ks
+    assert [cal.reaches(k) for k in trusted] == [True] * len(trusted)
+    assert [cal.reaches(k) for k in untrusted] == [False] * len(untrusted)
+    # The reached ks kept the narrow widths they need; the missed ones say they took the widest.
+    assert cal.efs[0] <= 24 and cal.efs[-1] == EF_LADDER[-1]

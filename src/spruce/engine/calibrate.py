@@ -43,6 +43,8 @@ EF_LADDER: tuple[int, ...] = (
     *(576, 640, 704, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048),
 )
 CALIBRATION_KS: tuple[int, ...] = (10, 100)
+# Measured too when a k of CALIBRATION_KS misses the target and the one below reaches it.
+INTERMEDIATE_KS: tuple[int, ...] = (20, 50)
 HELD_OUT_QUERIES = 2_000
 _NEIGHBOURS_MEASURED = 20_000
 _FIRST_LOOK_NEIGHBOURS = 5_000  # the sample of earlier versions: 500 queries at k=10, 50 at k=100
@@ -161,36 +163,63 @@ def calibrate(
     q = _normalised(np.asarray(queries, dtype=np.float32), metric)
     between_steps()
     truth = exact(q, max(ks))
-    efs: list[int] = []
-    recalls: list[float] = []
+    found: dict[int, tuple[int, float]] = {}
     for k in ks:
-        # Recall@k averages over k neighbours per query, so larger k needs fewer queries for the same
-        # precision, and its wide searches are the costly part. 2,000 queries at k=10: with 500, the
-        # two-standard-error margin alone moved the chosen width one or two rungs up (on GloVe 400k,
-        # 20 samples of 500 picked 192-256 where 2,000 picked 192-224 and the need was 160-192).
-        used = max(1, min(len(q), -(-_NEIGHBOURS_MEASURED // k)))
-        qk, truth_k = q[:used], truth[:used, :k]
         # Recall grows with ef, so bisect the ladder, from the ef the previous (smaller) k needed.
-        floor = efs[-1] if efs else k
-        rungs = sorted({k, *(ef for ef in ladder if ef >= max(k, floor))})
-        lo, hi = 0, len(rungs) - 1
-        best: tuple[int, float] | None = None
-        last = 0.0  # mean recall of the latest probe
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            between_steps()
-            reached, last = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
-            if reached:
-                best = (rungs[mid], last)
-                hi = mid - 1
-            else:
-                lo = mid + 1
-        if best is None:  # even the widest rung misses the target: use it, and say what it reached
-            # (every probe missed, so the last one was the widest rung: its searches cost most)
-            best = (rungs[-1], last)
-        efs.append(best[0])
-        recalls.append(best[1])
+        floor = found[max(found)][0] if found else k
+        found[k] = _smallest_width(search, q, truth, k, floor, target_recall, ladder, between_steps)
+    # A k that no width reaches (recall@100 on tight clusters, whose 100th neighbours are near-ties)
+    # made every top_k above the k below it untrusted: on 100k x 768 clusters top_k 20 was scanned
+    # exactly at 36 q/s while top_k 10 ran 1,054 through the graph (stop 24). Measure the ks between
+    # the last one reached and the first one missed, so trust ends where the graph's recall does.
+    reached = [k for k in ks if found[k][1] >= target_recall]
+    missed = [k for k in ks if found[k][1] < target_recall]
+    if reached and missed and min(missed) > max(reached):
+        for k in (m for m in INTERMEDIATE_KS if max(reached) < m < min(missed) and m < n):
+            floor = found[max(kk for kk in found if kk < k)][0]
+            found[k] = _smallest_width(search, q, truth, k, floor, target_recall, ladder, between_steps)
+            if found[k][1] < target_recall:
+                break  # larger ks reach less: nothing more to trust
+    ks = tuple(sorted(found))
+    efs = [found[k][0] for k in ks]
+    recalls = [found[k][1] for k in ks]
     return Calibration(target_recall, ks, tuple(efs), tuple(recalls), len(q), n + len(q))
+
+
+def _smallest_width(
+    search: BatchSearch,
+    q: FloatArray,
+    truth: IntArray,
+    k: int,
+    floor: int,
+    target_recall: float,
+    ladder: tuple[int, ...],
+    between_steps: Callable[[], None],
+) -> tuple[int, float]:
+    """(the smallest rung from `floor` up whose recall@k reaches the target by the margin, the recall
+    it measured); the widest rung and its recall when none does."""
+    # Recall@k averages over k neighbours per query, so larger k needs fewer queries for the same
+    # precision, and its wide searches are the costly part. 2,000 queries at k=10: with 500, the
+    # two-standard-error margin alone moved the chosen width one or two rungs up (on GloVe 400k,
+    # 20 samples of 500 picked 192-256 where 2,000 picked 192-224 and the need was 160-192).
+    used = max(1, min(len(q), -(-_NEIGHBOURS_MEASURED // k)))
+    qk, truth_k = q[:used], truth[:used, :k]
+    rungs = sorted({k, *(ef for ef in ladder if ef >= max(k, floor))})
+    lo, hi = 0, len(rungs) - 1
+    best: tuple[int, float] | None = None
+    last = 0.0  # mean recall of the latest probe
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        between_steps()
+        reached, last = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
+        if reached:
+            best = (rungs[mid], last)
+            hi = mid - 1
+        else:
+            lo = mid + 1
+    # Even the widest rung missed: use it, and say what it reached (every probe missed, so the last
+    # one was the widest rung: its searches cost most).
+    return best if best is not None else (rungs[-1], last)
 
 
 def _normalised(vectors: FloatArray, metric: str) -> FloatArray:
