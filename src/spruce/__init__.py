@@ -3,9 +3,10 @@
 from spruce import errors
 from spruce.client.collection import Collection
 from spruce.client.collections_mixin import HNSWConfiguration
-from spruce.client.embedded import Client, Index
+from spruce.client.embedded import Client
 from spruce.client.embedding import DefaultEmbeddingFunction
 from spruce.client.http_collection import HttpClient
+from spruce.client.index import Index
 from spruce.config import EngineConfig, ServerConfig, Settings
 
 __all__ = [

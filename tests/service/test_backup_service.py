@@ -22,6 +22,7 @@ from spruce.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from spruce.service import backup_files
 from spruce.service import backups as svc
 from spruce.service.paging import page
 
@@ -98,11 +99,11 @@ def test_interrupted_work_is_settled_at_start(tmp_path: Path) -> None:
         done = db.create_index_from_backup(backup_id=backup.backup_id, name="dst", timeout=-1)
     # What a crash can leave: jobs still Pending (one whose index was adopted, one whose was not),
     # a half-written backup and a half-built index directory.
-    jobs_file = tmp_path / "backups" / svc.JOBS_FILE
+    jobs_file = tmp_path / "backups" / backup_files.JOBS_FILE
     jobs = orjson.loads(jobs_file.read_bytes())["jobs"]
     jobs[0]["status"] = "Pending"
     jobs.append({**jobs[0], "restore_job_id": "lost", "target_index_name": "never", "created_at": "z"})
-    jobs_file.write_bytes(svc._encode_doc(svc.JOBS_FORMAT, {"jobs": jobs}))
+    jobs_file.write_bytes(backup_files.encode_doc(backup_files.JOBS_FORMAT, {"jobs": jobs}))
     (tmp_path / "backups" / ".tmp-half").mkdir()
     (tmp_path / "indexes" / ".restore-lost").mkdir()
     with spruce.Client(path=tmp_path) as db:
@@ -119,7 +120,7 @@ def test_a_damaged_backup_record_is_reported_not_fatal(tmp_path: Path) -> None:
         _fill(db, "src")
         bad = db.create_backup(index_name="src", backup_name="bad")
         good = db.create_backup(index_name="src", backup_name="good")
-    meta = tmp_path / "backups" / bad.backup_id / svc.BACKUP_FILE
+    meta = tmp_path / "backups" / bad.backup_id / backup_files.BACKUP_FILE
     meta.write_bytes(meta.read_bytes().replace(b'"bad"', b'"bax"'))
     with spruce.Client(path=tmp_path) as db:
         assert [b.backup_id for b in db.list_backups()] == [good.backup_id]

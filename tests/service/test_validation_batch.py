@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spruce.client.embedded import _to_records
+from spruce.client.vector_forms import to_records
 from spruce.errors import InvalidArgumentError
 from spruce.service import validation as v
 from spruce.types import Record
@@ -64,7 +64,7 @@ def test_a_64_bit_overflow_still_reaches_the_encoder() -> None:
 def test_embedded_fast_conversion_matches_the_general_one() -> None:
     rows = np.ones((3, 2), np.float32)
     simple = [{"id": "a", "values": rows[0]}, {"id": "b", "values": [], "metadata": {"k": 1}}]
-    recs = _to_records(simple)
+    recs = to_records(simple)
     assert [(r.id, r.values, r.metadata) for r in recs][1] == ("b", None, {"k": 1})
     other = [{"id": "a", "values": rows[0], "sparse_values": {"indices": [1], "values": [0.5]}}]
-    assert _to_records(other)[0].sparse_values == {"indices": [1], "values": [0.5]}
+    assert to_records(other)[0].sparse_values == {"indices": [1], "values": [0.5]}

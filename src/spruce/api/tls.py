@@ -22,7 +22,7 @@ from pathlib import Path
 
 from spruce.errors import InvalidArgumentError
 from spruce.wire.errors import error_body, lookup
-from spruce.wire.rest import dumps
+from spruce.wire.rest_responses import dumps
 
 log = logging.getLogger("spruce.api.tls")
 

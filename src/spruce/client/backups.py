@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from spruce.client.responses import IndexModel, Obj
-from spruce.service.backups import Backup, RestoreJob, backups_of
+from spruce.service.backup_files import Backup, RestoreJob
+from spruce.service.backups import backups_of
 from spruce.service.catalog import Catalog
 
 

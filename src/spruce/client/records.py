@@ -7,7 +7,7 @@
     res = index.search(namespace="ns", query={"inputs": {"text": "..."}, "top_k": 3})
     res.result.hits[0]._id, res.result.hits[0]["_id"], res.result.hits[0].fields
 
-Mixed into `Client` and `Index` (spruce.client.embedded); the service layer does the work.
+Mixed into `Client` (client/embedded.py) and `Index` (client/index.py); the service layer does the work.
 """
 
 from __future__ import annotations

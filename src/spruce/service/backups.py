@@ -6,12 +6,13 @@ On disk, beside the catalogue:
     <root>/backups/<backup_id>/data/        the index snapshot (see engine/snapshot.py)
     <root>/backups/restore-jobs.json        {"format":"spruce-restore-jobs","version":1,"jobs":[...],"crc32"}
 
-A backup is written in `.tmp-<id>/` and renamed into place once complete, so a crash leaves no
-half-written backup visible (the leftover is swept at the next start). A restore builds the new index
-directory in `indexes/.restore-<job>/` and the catalogue adopts it with one rename. Both run in the
-caller's thread and take about as long as checksumming the index's files, so a backup is `Ready` and a
-restore job `Completed` (or `Failed`) when the call returns; a job found `Pending` at start-up was cut
-short by a crash and is settled then.
+The records and their checksummed documents are service/backup_files.py. A backup is written in
+`.tmp-<id>/` and renamed into place once complete, so a crash leaves no half-written backup visible
+(the leftover is swept at the next start). A restore builds the new index directory in
+`indexes/.restore-<job>/` and the catalogue adopts it with one rename. Both run in the caller's thread
+and take about as long as checksumming the index's files, so a backup is `Ready` and a restore job
+`Completed` (or `Failed`) when the call returns; a job found `Pending` at start-up was cut short by a
+crash and is settled then.
 """
 
 from __future__ import annotations
@@ -22,13 +23,9 @@ import shutil
 import threading
 import uuid
 import weakref
-import zlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from spruce.engine import snapshot
 from spruce.engine.fsutil import atomic_write_bytes, fsync_dir
@@ -40,17 +37,25 @@ from spruce.errors import (
     NotFoundError,
 )
 from spruce.service import validation as v
+from spruce.service.backup_files import (
+    BACKUP_FILE,
+    BACKUP_FORMAT,
+    JOBS_FILE,
+    JOBS_FORMAT,
+    Backup,
+    RestoreJob,
+    backup_key,
+    encode_doc,
+    job_key,
+    read_backup,
+    read_doc,
+)
 from spruce.service.catalog import Catalog
 from spruce.service.paging import page
-from spruce.types import EmbedSpec, IndexInfo
+from spruce.types import IndexInfo
 
 log = logging.getLogger("spruce.backups")
 
-BACKUP_FORMAT = "spruce-backup"
-JOBS_FORMAT = "spruce-restore-jobs"
-FORMAT_VERSION = 1
-BACKUP_FILE = "backup.json"
-JOBS_FILE = "restore-jobs.json"
 MAX_BACKUP_NAME = 100
 MAX_DESCRIPTION = 1000
 _MAX_CACHED_CRCS = 100_000
@@ -64,41 +69,6 @@ def index_id(info: IndexInfo) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-@dataclass(slots=True)
-class Backup:
-    backup_id: str
-    source_index_name: str
-    source_index_id: str
-    status: str
-    cloud: str
-    region: str
-    dimension: int | None
-    metric: str
-    vector_type: str
-    record_count: int
-    namespace_count: int
-    size_bytes: int
-    created_at: str
-    name: str | None = None
-    description: str | None = None
-    tags: dict[str, str] | None = None
-    lsn: int = 0  # WAL position the backup captured
-    index: IndexInfo | None = None  # the source's settings, to create the restored index with
-
-
-@dataclass(slots=True)
-class RestoreJob:
-    restore_job_id: str
-    backup_id: str
-    target_index_name: str
-    target_index_id: str
-    status: str  # Pending | Completed | Failed
-    created_at: str
-    completed_at: str | None = None
-    percent_complete: float | None = None
-    error: str | None = None
 
 
 # One service per catalogue: backups and jobs of a data directory have one owner in the process.
@@ -138,13 +108,13 @@ class BackupService:
                 shutil.rmtree(entry, ignore_errors=True)  # a backup or delete cut short by a crash
             elif entry.is_dir():
                 try:
-                    self._backups[entry.name] = _read_backup(entry / BACKUP_FILE)
+                    self._backups[entry.name] = read_backup(entry / BACKUP_FILE)
                 except BackupCorruptionError as exc:
                     log.error("backup %s is damaged and not listed: %s", entry.name, exc)
                     self._damaged[entry.name] = exc.message
         jobs_file = self.root / JOBS_FILE
         if jobs_file.exists():
-            for raw in _read_doc(jobs_file, JOBS_FORMAT)["jobs"]:
+            for raw in read_doc(jobs_file, JOBS_FORMAT)["jobs"]:
                 job = RestoreJob(**raw)
                 self._jobs[job.restore_job_id] = job
         settled = False
@@ -166,8 +136,8 @@ class BackupService:
 
     def _save_jobs(self) -> None:
         assert self.root is not None
-        jobs = [asdict(j) for j in sorted(self._jobs.values(), key=_job_key)]
-        atomic_write_bytes(self.root / JOBS_FILE, _encode_doc(JOBS_FORMAT, {"jobs": jobs}))
+        jobs = [asdict(j) for j in sorted(self._jobs.values(), key=job_key)]
+        atomic_write_bytes(self.root / JOBS_FILE, encode_doc(JOBS_FORMAT, {"jobs": jobs}))
 
     def _root(self) -> Path:
         if self.root is None:
@@ -210,7 +180,7 @@ class BackupService:
                 lsn=taken.lsn,
                 index=info,
             )
-            atomic_write_bytes(tmp / BACKUP_FILE, _encode_doc(BACKUP_FORMAT, {"backup": asdict(backup)}))
+            atomic_write_bytes(tmp / BACKUP_FILE, encode_doc(BACKUP_FORMAT, {"backup": asdict(backup)}))
             fsync_dir(tmp)
             os.replace(tmp, root / backup_id)
             fsync_dir(root)
@@ -231,7 +201,7 @@ class BackupService:
     ) -> tuple[list[Backup], str | None]:
         """One page of backups, oldest first, and the token of the next page (None on the last)."""
         with self._lock:
-            items = sorted(self._backups.values(), key=_backup_key)
+            items = sorted(self._backups.values(), key=backup_key)
         if index_name is not None:
             current = self._current_id(index_name)
             if current is None and not include_deleted:
@@ -244,7 +214,7 @@ class BackupService:
                 for b in items
                 if b.source_index_name == index_name and (include_deleted or b.source_index_id == current)
             ]
-        found, token = page(items, _backup_key, limit, pagination_token)
+        found, token = page(items, backup_key, limit, pagination_token)
         return [replace(b) for b in found], token
 
     def describe_backup(self, backup_id: str) -> Backup:
@@ -361,8 +331,8 @@ class BackupService:
         self, *, limit: int | None = None, pagination_token: str | None = None
     ) -> tuple[list[RestoreJob], str | None]:
         with self._lock:
-            items = sorted(self._jobs.values(), key=_job_key)
-        found, token = page(items, _job_key, limit, pagination_token)
+            items = sorted(self._jobs.values(), key=job_key)
+        found, token = page(items, job_key, limit, pagination_token)
         return [replace(j) for j in found], token
 
     def describe_restore_job(self, job_id: str) -> RestoreJob:
@@ -375,48 +345,8 @@ class BackupService:
             return replace(job)
 
 
-def _backup_key(b: Backup) -> str:
-    return f"{b.created_at}|{b.backup_id}"
-
-
-def _job_key(j: RestoreJob) -> str:
-    return f"{j.created_at}|{j.restore_job_id}"
-
-
 def _check_text(value: object, what: str, limit: int) -> None:
     if value is None:
         return
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidArgumentError(f"backup {what} must be a string of at most {limit} characters")
-
-
-# -- documents with a magic, a version and a checksum ----------------------------------------------
-def _encode_doc(fmt: str, body: dict[str, Any]) -> bytes:
-    doc: dict[str, Any] = {"format": fmt, "version": FORMAT_VERSION, **body}
-    doc["crc32"] = zlib.crc32(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
-    return orjson.dumps(doc)
-
-
-def _read_doc(path: Path, fmt: str) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise BackupCorruptionError(f"{path} cannot be read: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != fmt:
-        raise BackupCorruptionError(f"{path} is not a {fmt} file")
-    if doc.get("version") != FORMAT_VERSION:
-        raise BackupCorruptionError(
-            f"{path} has version {doc.get('version')}; this Spruce reads version {FORMAT_VERSION}"
-        )
-    body = {k: val for k, val in doc.items() if k not in ("format", "version", "crc32")}
-    if doc.get("crc32") != zlib.crc32(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)):
-        raise BackupCorruptionError(f"{path} fails its checksum")
-    return body
-
-
-def _read_backup(path: Path) -> Backup:
-    raw = dict(_read_doc(path, BACKUP_FORMAT)["backup"])
-    index = dict(raw.pop("index"))
-    embed = index.pop("embed", None)
-    raw["index"] = IndexInfo(**index, embed=EmbedSpec(**embed) if embed else None)
-    return Backup(**raw)

@@ -1,11 +1,11 @@
 """Bulk import: start / list / describe / cancel jobs, and the worker that runs them.
 
 A job lists `<uri>/<namespace>/**.parquet` and checks every file's schema and row count (footers only)
-when it starts, so bad input is refused at once. The worker then imports one namespace at a time:
-row groups stream through `import_rows.clean` into segments (`engine/bulk.py`), and the namespace is
-published by one manifest commit. Namespaces are all-or-nothing: `abort` drops the failing
-namespace's segments and stops; `continue` skips bad records. After the last namespace the job stays
-InProgress at 100% until the background HNSW builds are done, as Pinecone documents.
+when it starts (import_plan.py), so bad input is refused at once. The worker then imports one
+namespace at a time: row groups stream through `import_rows.clean` into segments (`engine/bulk.py`),
+and the namespace is published by one manifest commit. Namespaces are all-or-nothing: `abort` drops
+the failing namespace's segments and stops; `continue` skips bad records. After the last namespace
+the job stays InProgress at 100% until the background HNSW builds are done, as Pinecone documents.
 
 Restarts: the job table (import_jobs.py) records each published namespace, so a job that was running
 at a crash is resumed: published namespaces are kept, the one in progress is imported again from its
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from spruce.config import ImportConfig
 from spruce.errors import (
@@ -46,11 +45,11 @@ from spruce.service.import_jobs import (
     TERMINAL,
     ImportJob,
     JobTable,
-    PlannedFile,
     now,
 )
-from spruce.service.import_rows import check_schema, clean
-from spruce.service.import_sources import discover, display_path, open_uri, read_batches
+from spruce.service.import_plan import open_source, plan_files
+from spruce.service.import_rows import clean
+from spruce.service.import_sources import display_path, open_uri, read_batches
 
 if TYPE_CHECKING:
     from spruce.service.catalog import Catalog
@@ -82,69 +81,21 @@ class ImportManager:
         self, index: str, uri: object, error_mode: object = None, integration_id: object = None
     ) -> ImportJob:
         svc = self._catalog.index(index)
-        if svc.info.embed is not None:
-            raise InvalidArgumentError(
-                f"index {index!r} has integrated embedding; imports load vectors, so use an index "
-                "created with a dimension (or upsert_records for text)"
-            )
-        if svc.store.path is None:
-            raise InvalidArgumentError("imports need an index on disk; open the client with a path")
-        mode = "abort" if error_mode is None else str(error_mode).lower()
-        if mode not in ("continue", "abort"):
-            raise InvalidArgumentError(f"errorMode.onError must be 'continue' or 'abort', got {error_mode!r}")
-        if integration_id is not None and not isinstance(integration_id, str):
-            raise InvalidArgumentError("integrationId must be a string")
-        fs, base = open_uri(uri, self.config, integration_id)
-        assert isinstance(uri, str)
-        layout = discover(fs, base, uri)
-        if not layout.namespaces:
-            raise InvalidArgumentError(
-                f"no .parquet files under {uri!r}: files go in <uri>/<namespace>/ (__default__ for the "
-                "default namespace)"
-            )
-        if len(layout.namespaces) > self.config.max_namespaces:
-            raise InvalidArgumentError(
-                f"{uri!r} holds {len(layout.namespaces)} namespaces; one import may create at most "
-                f"{self.config.max_namespaces}"
-            )
+        source = open_source(svc, index, uri, error_mode, integration_id, self.config)
         table = self._table(index, svc)
         claimed = {
             ns for j in table.ordered() if j.status not in TERMINAL for ns in j.plan if ns not in j.done
         }
-        plan: dict[str, list[PlannedFile]] = {}
-        total = 0
-        for ns in sorted(layout.namespaces):
-            v.check_namespace(ns)
-            shown = ns or "__default__"
-            if svc.store.has_namespace(ns) or ns in claimed:
-                raise InvalidArgumentError(
-                    f"namespace {shown!r} already exists in index {index!r}; an import only creates new "
-                    "namespaces (delete it first, or import under another prefix)"
-                )
-            files = []
-            for f in layout.namespaces[ns]:
-                where = f"{display_path(uri, base, f.path)}"
-                try:
-                    meta = pq.read_metadata(fs.open_input_file(f.path))
-                except (OSError, pa.ArrowInvalid) as exc:
-                    raise InvalidArgumentError(f"{where} is not a readable Parquet file: {exc}") from None
-                check_schema(meta.schema.to_arrow_schema(), svc.info, where)
-                files.append(PlannedFile(f.path, meta.num_rows))
-                total += meta.num_rows
-            plan[ns] = files
-        if total > self.config.max_records:
-            raise InvalidArgumentError(
-                f"{uri!r} holds {total} records; one import may hold at most {self.config.max_records}"
-            )
+        plan = plan_files(svc, index, source, claimed, self.config)
         job = ImportJob(
             id=table.new_id(),
             index=index,
-            uri=uri,
-            error_mode=mode,
-            integration_id=integration_id,
+            uri=source.uri,
+            error_mode=source.error_mode,
+            integration_id=source.integration_id,
             created_at=now(),
-            plan=plan,
-            total_rows=total,
+            plan=plan.files,
+            total_rows=plan.total_rows,
         )
         table.save(job)
         with self._cond:

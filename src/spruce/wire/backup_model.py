@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spruce.errors import InvalidArgumentError
-from spruce.service.backups import Backup, RestoreJob
+from spruce.service.backup_files import Backup, RestoreJob
 from spruce.wire import index_model
 
 Json = dict[str, Any]

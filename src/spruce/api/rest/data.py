@@ -17,7 +17,7 @@ from spruce.config import ServerConfig
 from spruce.errors import InvalidArgumentError
 from spruce.service.catalog import Catalog
 from spruce.service.data import IndexService
-from spruce.wire import rest, upsert_json
+from spruce.wire import rest, rest_responses, upsert_json
 from spruce.wire.index_model import is_classic
 
 
@@ -112,14 +112,14 @@ class DataRoutes:
             ),
             ("query", self.index_name, q.namespace),
         )
-        return json_response(rest.query_response(matches, q.namespace, q.include_values))
+        return json_response(rest_responses.query_response(matches, q.namespace, q.include_values))
 
     async def fetch(self, request: Request) -> Response:
         ids = rest.ids_list(request.query_params.getlist("ids"))
         namespace = rest.namespace_in(request.query_params.get("namespace"))
         svc = self._service()
         records = await CALLS.read(lambda: svc.fetch(ids, namespace), ("fetch", self.index_name, namespace))
-        return json_response(rest.fetch_response(records, namespace))
+        return json_response(rest_responses.fetch_response(records, namespace))
 
     async def fetch_by_metadata(self, request: Request) -> Response:
         body = await read_json(request, self.limit)
@@ -131,7 +131,9 @@ class DataRoutes:
         records, next_token = await CALLS.pooled(
             lambda: svc.fetch_by_metadata(flt, namespace, limit=limit or 100, pagination_token=token)
         )
-        return json_response({**rest.fetch_response(records, namespace), **rest.pagination(next_token)})
+        return json_response(
+            {**rest_responses.fetch_response(records, namespace), **rest_responses.pagination(next_token)}
+        )
 
     async def update(self, request: Request) -> Response:
         u = rest.update_request(await read_json(request, self.limit))
@@ -171,9 +173,9 @@ class DataRoutes:
         return json_response(
             {
                 "vectors": [{"id": i} for i in page.items],
-                **rest.pagination(page.next_token),
+                **rest_responses.pagination(page.next_token),
                 "namespace": namespace,
-                "usage": rest.usage(1),
+                "usage": rest_responses.usage(1),
             }
         )
 
@@ -182,7 +184,7 @@ class DataRoutes:
         flt = rest.filter_of(body)
         svc = self._service()
         stats = await CALLS.read(lambda: svc.describe_index_stats(flt), ("stats", self.index_name))
-        return json_response(rest.stats_json(stats))
+        return json_response(rest_responses.stats_json(stats))
 
     async def list_namespaces(self, request: Request) -> Response:
         params = request.query_params
@@ -197,8 +199,8 @@ class DataRoutes:
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
         return json_response(
             {
-                "namespaces": [rest.namespace_json(n, classic) for n in items],
-                **rest.pagination(next_token),
+                "namespaces": [rest_responses.namespace_json(n, classic) for n in items],
+                **rest_responses.pagination(next_token),
                 "total_count": total,
             }
         )
@@ -212,14 +214,14 @@ class DataRoutes:
         svc = self._service()
         info = await CALLS.pooled(lambda: svc.create_namespace(name, fields))
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
-        return json_response(rest.namespace_json(info, classic), 201)
+        return json_response(rest_responses.namespace_json(info, classic), 201)
 
     async def describe_ns(self, request: Request) -> Response:
         name = rest.namespace_in(request.path_params["namespace"])
         svc = self._service()
         info = await CALLS.read(lambda: svc.describe_namespace(name), ("namespace", self.index_name))
         classic = is_classic(request.headers.get(API_VERSION_HEADER))
-        return json_response(rest.namespace_json(info, classic))
+        return json_response(rest_responses.namespace_json(info, classic))
 
     async def delete_ns(self, request: Request) -> Response:
         name = rest.namespace_in(request.path_params["namespace"])

@@ -22,7 +22,8 @@ from spruce.errors import (
     UnsupportedMediaTypeError,
 )
 from spruce.wire.errors import ErrorCode, error_body, lookup
-from spruce.wire.rest import dumps, loads
+from spruce.wire.rest import loads
+from spruce.wire.rest_responses import dumps
 
 log = logging.getLogger("spruce.api.rest")
 

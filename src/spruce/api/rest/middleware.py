@@ -19,7 +19,7 @@ from spruce.api.rest.http import AUTHENTICATED_KEY, OPERATION_KEY, REQUEST_ID_KE
 from spruce.api.rest.metrics import Metrics
 from spruce.errors import ResourceExhaustedError, SpruceError, UnauthenticatedError
 from spruce.wire.errors import error_body, lookup
-from spruce.wire.rest import dumps
+from spruce.wire.rest_responses import dumps
 
 # Reachable without a key: load balancers and orchestrators probe it.
 OPEN_PATHS = frozenset({"/health"})
