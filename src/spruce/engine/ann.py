@@ -1,4 +1,5 @@
-"""Approximate nearest neighbours: the only module that imports the ANN library (faiss-cpu).
+"""Approximate nearest neighbours: HNSW graphs over faiss-cpu (with kernels.py, its flat kernels, the
+only modules that import faiss).
 
 faiss was chosen over hnswlib because it ships wheels, is maintained, filters with a C++ IDSelector
 (no Python callback per visited node) and opens saved indexes memory-mapped, so start-up never
@@ -18,7 +19,6 @@ changed scores only in the last float32 bits).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,16 @@ import numpy as np
 
 from spruce.engine.calibrate import Calibration, calibrate, held_out_count
 from spruce.engine.graph_order import GraphArrays, restore_row_order
+from spruce.engine.kernels import (
+    BUILD_CHUNK,
+    QUERY_THREAD,
+    as_faiss_input,
+    exact_top_k,
+    pin_query_thread,
+)
 from spruce.engine.rerank import rescore
 from spruce.types import BoolArray, FloatArray, IntArray
 
-_BUILD_CHUNK = 8192
 # Graphs without a calibration (saved by an older version, or built before it finished) use this:
 # recall@10 >= 0.99 on every data set measured so far, at a cost (see docs/benchmarks.md).
 UNCALIBRATED_EF = 384
@@ -46,52 +52,6 @@ _RANGE_MARGIN = 0.02
 
 def calibration_path(graph: Path) -> Path:
     return graph.with_name("hnsw.calib.json")
-
-
-def _as_faiss_input(vectors: FloatArray, metric: str) -> FloatArray:
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        x = np.ascontiguousarray(x / norms, dtype=np.float32)
-    return x
-
-
-def pin_query_thread() -> None:
-    """One query gains nothing from OpenMP, and waking the team cost ~2x per query (a graph search)
-    and ~5x (scoring 200 rows by index). The setting is per thread (an OpenMP ICV), so it is set once
-    in each thread that queries; call before any faiss call on a query's path."""
-    if not getattr(_QUERY_THREAD, "single", False):
-        faiss.omp_set_num_threads(1)
-        _QUERY_THREAD.single = True
-
-
-def inner_products(dense: FloatArray, q: FloatArray, n: int) -> FloatArray:
-    """q . dense[i] for the first n rows, on faiss' single-threaded SIMD kernel (no BLAS thread pool to
-    limit per query, GIL released). Both arrays C-contiguous float32."""
-    pin_query_thread()
-    out = np.empty(n, dtype=np.float32)
-    faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
-        faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(dense), dense.shape[1], n
-    )
-    return out
-
-
-def inner_products_by_index(dense: FloatArray, q: FloatArray, rows: IntArray) -> FloatArray:
-    """q . dense[r] for r in rows, read where the rows lie (no gathered copy)."""
-    pin_query_thread()
-    out = np.empty(len(rows), dtype=np.float32)
-    index = np.ascontiguousarray(rows, dtype=np.int64)
-    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
-        faiss.swig_ptr(out),
-        faiss.swig_ptr(q),
-        faiss.swig_ptr(dense),
-        faiss.swig_ptr(index),
-        dense.shape[1],
-        1,
-        len(rows),
-    )
-    return out
 
 
 class AnnIndex:
@@ -213,7 +173,7 @@ class AnnIndex:
         builds leave a core to the foreground: with every core building, upserts on 2 cores slowed
         2-4x while a segment's graph was built."""
         faiss.omp_set_num_threads(max(1, (os.cpu_count() or 2) - spare))
-        _QUERY_THREAD.single = False  # this thread's next query pins it back to one
+        QUERY_THREAD.single = False  # this thread's next query pins it back to one
 
     def extended(
         self,
@@ -285,7 +245,7 @@ class AnnIndex:
             if vectors is None:
                 raise ValueError("a quantised graph's searches need the block's vectors to re-score")
             return self._search_rows(queries, k, ef, vectors, None)
-        q = _as_faiss_input(queries, self.metric)
+        q = as_faiss_input(queries, self.metric)
         _, labels = self._index.search(q, min(k, self.ntotal), params=_new_params(max(ef, k)))
         return np.asarray(labels, dtype=np.int64)
 
@@ -294,7 +254,7 @@ class AnnIndex:
     ) -> IntArray:
         """A quantised graph's batch search: candidates by code, then the k best by exact score, as
         rows of `vectors` (`label_rows` maps labels to rows while they differ; None: the same)."""
-        q = _as_faiss_input(queries, self.metric)
+        q = as_faiss_input(queries, self.metric)
         wide = min(_CANDIDATES_PER_RESULT * k, self.ntotal)
         _, labels = self._index.search(q, wide, params=_new_params(max(ef, wide)))
         labels = np.asarray(labels, dtype=np.int64)
@@ -378,10 +338,6 @@ class AnnIndex:
         return q[0], labels[0], distances[0]
 
 
-# Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.
-_QUERY_THREAD = threading.local()
-
-
 def _graph_arrays(index: faiss.Index) -> GraphArrays:
     """Views of an HNSW graph's own buffers, for graph_order.py to rewrite in place."""
 
@@ -416,28 +372,7 @@ def _train_quantizer(index: faiss.Index, vectors: FloatArray, metric: str) -> No
         storage.sq.rangestat_arg = _RANGE_MARGIN  # type: ignore[attr-defined]
     else:
         rows = np.asarray(vectors)
-    index.train(_as_faiss_input(rows, metric))
-
-
-def exact_top_k(vectors: FloatArray, rows: IntArray, queries: FloatArray, metric: str, k: int) -> IntArray:
-    """For each query (normalised for cosine), the k best of `rows` of `vectors` by brute force, best
-    first, as row numbers (shape (q, k)). In chunks, so only a chunk of the rows is ever copied; faiss'
-    scan keeps a heap per query (5x cheaper than a numpy argpartition over every score)."""
-    q = np.ascontiguousarray(queries, dtype=np.float32)
-    faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
-    found_rows: list[IntArray] = []
-    found_scores: list[FloatArray] = []
-    for start in range(0, len(rows), _BUILD_CHUNK):
-        part = np.asarray(rows[start : start + _BUILD_CHUNK], dtype=np.int64)
-        chunk = _as_faiss_input(np.asarray(vectors[part]), metric)
-        scores, local = faiss.knn(q, chunk, min(k, len(part)), metric=faiss_metric)
-        found_rows.append(part[local])
-        found_scores.append(np.asarray(scores, dtype=np.float32))
-    all_rows = np.concatenate(found_rows, axis=1)
-    all_scores = np.concatenate(found_scores, axis=1)
-    keys = all_scores if metric == "euclidean" else -all_scores
-    order = np.argsort(keys, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(all_rows, order, axis=1)
+    index.train(as_faiss_input(rows, metric))
 
 
 def _new_params(ef: int) -> faiss.SearchParametersHNSW:  # type: ignore[name-defined]
@@ -454,11 +389,11 @@ def _add_in_chunks(
     between_chunks: Callable[[], None],
 ) -> None:
     """Add the rows `which` (ascending) of `vectors`, a chunk at a time: a chunk's copy is the only one."""
-    for start in range(0, len(which), _BUILD_CHUNK):
+    for start in range(0, len(which), BUILD_CHUNK):
         between_chunks()
-        part = which[start : start + _BUILD_CHUNK]
+        part = which[start : start + BUILD_CHUNK]
         if len(part) and part[-1] - part[0] == len(part) - 1:
             chunk = np.asarray(vectors[int(part[0]) : int(part[-1]) + 1])  # a run: a view, no gather
         else:
             chunk = np.asarray(vectors[part])
-        index.add(_as_faiss_input(chunk, metric))
+        index.add(as_faiss_input(chunk, metric))

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from spruce.engine.ann import AnnIndex, inner_products, inner_products_by_index
+from spruce.engine.ann import AnnIndex
 from spruce.engine.blas import single_threaded_blas
+from spruce.engine.kernels import inner_products, inner_products_by_index
 from spruce.engine.planner import choose
 from spruce.engine.sparse import SparseSnapshot
 from spruce.engine.stats import COUNTERS
