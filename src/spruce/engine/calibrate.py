@@ -163,22 +163,25 @@ def calibrate(
     q = _normalised(np.asarray(queries, dtype=np.float32), metric)
     between_steps()
     truth = exact(q, max(ks))
-    found: dict[int, tuple[int, float]] = {}
-    for k in ks:
-        # Recall grows with ef, so bisect the ladder, from the ef the previous (smaller) k needed.
-        floor = found[max(found)][0] if found else k
+    found: dict[int, tuple[int, float]] = {}  # k -> (ef, recall)
+
+    def measure(k: int) -> bool:
+        """Calibrate k; whether it reached the target. Recall grows with ef, so the ladder is bisected
+        from the ef the largest k measured below it needed."""
+        below = [kk for kk in found if kk < k]
+        floor = found[max(below)][0] if below else k
         found[k] = _smallest_width(search, q, truth, k, floor, target_recall, ladder, between_steps)
+        return found[k][1] >= target_recall
+
+    reached = [k for k in ks if measure(k)]
     # A k that no width reaches (recall@100 on tight clusters, whose 100th neighbours are near-ties)
     # made every top_k above the k below it untrusted: on 100k x 768 clusters top_k 20 was scanned
     # exactly at 36 q/s while top_k 10 ran 1,054 through the graph (stop 24). Measure the ks between
     # the last one reached and the first one missed, so trust ends where the graph's recall does.
-    reached = [k for k in ks if found[k][1] >= target_recall]
-    missed = [k for k in ks if found[k][1] < target_recall]
+    missed = [k for k in ks if k not in reached]
     if reached and missed and min(missed) > max(reached):
-        for k in (m for m in INTERMEDIATE_KS if max(reached) < m < min(missed) and m < n):
-            floor = found[max(kk for kk in found if kk < k)][0]
-            found[k] = _smallest_width(search, q, truth, k, floor, target_recall, ladder, between_steps)
-            if found[k][1] < target_recall:
+        for k in INTERMEDIATE_KS:
+            if max(reached) < k < min(missed) and k < n and not measure(k):
                 break  # larger ks reach less: nothing more to trust
     ks = tuple(sorted(found))
     efs = [found[k][0] for k in ks]

@@ -17,6 +17,8 @@ from spruce.types import FloatArray, IntArray
 
 # Rows copied at a time when vectors are added to a graph or scanned for a ground truth.
 BUILD_CHUNK = 8192
+# Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.
+QUERY_THREAD = threading.local()
 
 
 def choose_simd_level() -> str:
@@ -80,10 +82,6 @@ def inner_products_by_index(dense: FloatArray, q: FloatArray, rows: IntArray) ->
         len(rows),
     )
     return out
-
-
-# Per-thread flag: this thread's OpenMP team is already pinned to one thread for queries.
-QUERY_THREAD = threading.local()
 
 
 def exact_top_k(vectors: FloatArray, rows: IntArray, queries: FloatArray, metric: str, k: int) -> IntArray:
