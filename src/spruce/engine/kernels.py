@@ -2,13 +2,17 @@
 
 With ann.py (the graphs), the only modules that import faiss. These kernels are single-threaded SIMD
 loops that release the GIL: per query they beat numpy, whose BLAS thread pool would have to be
-limited on every call, and a heap per query beats an argpartition over every score.
+limited on every call, and a heap per query beats an argpartition over every score. A scan large
+enough to pay for a hand-off is split over idle cores (`_split`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
 
 import faiss
 import numpy as np
@@ -56,14 +60,78 @@ def pin_query_thread() -> None:
         QUERY_THREAD.single = True
 
 
+# A scan is split across cores in parts of at least this many floats (~0.5 ms of one core's SIMD
+# loop): a hand-off to a pool thread cost ~0.2 ms of latency (2-core VM), so 10k x 768 rows went
+# from 1.20 to 0.85 ms in two parts while 5k rows gained nothing (0.60 -> 0.55 ms in parts of 1M).
+SPLIT_MIN_FLOATS = 2_000_000
+_CORES = os.cpu_count() or 1
+# Pool threads free to take a part of a scan. A query that finds none runs its scan whole: under
+# concurrent queries every core is busy already, and queueing parts behind other queries' would
+# only add waits.
+_FREE_HELPERS = threading.Semaphore(_CORES - 1)
+_PART_ALIGN = 64
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, _CORES - 1), thread_name_prefix="spruce-scan")
+        return _pool
+
+
+def _split(n: int, dim: int, run: Callable[[int, int], None]) -> None:
+    """Call run(start, stop) over rows 0..n, in parts on idle cores when the scan is large enough;
+    each part writes its own slice of the output, so the result is the same however it is split
+    (one query alone on a 2-core machine: top_k 100 scanned 100k x 768 at 40 q/s on one core
+    while numpy's two BLAS threads ran 90)."""
+    parts = min(_CORES, n * max(dim, 1) // SPLIT_MIN_FLOATS)
+    taken = 0
+    while taken < parts - 1 and _FREE_HELPERS.acquire(blocking=False):
+        taken += 1
+    if not taken:
+        run(0, n)
+        return
+    # Part boundaries on multiples of _PART_ALIGN rows: faiss' kernel scores rows in small groups
+    # from the start of what it is given, and a group cut elsewhere rounds differently in the last
+    # bit, so a query's scores would depend on whether a helper happened to be free.
+    bounds = [min(n, round(n * i / (taken + 1) / _PART_ALIGN) * _PART_ALIGN) for i in range(taken + 2)]
+    bounds[-1] = n
+    futures: list[Future[None]] = []
+    try:
+        for start, stop in pairwise(bounds[1:]):
+            futures.append(_helpers().submit(_helped, run, start, stop))
+        run(bounds[0], bounds[1])
+    finally:
+        for future in futures:
+            future.result()
+        for _ in range(taken - len(futures)):
+            _FREE_HELPERS.release()  # parts never submitted (submit failed)
+
+
+def _helped(run: Callable[[int, int], None], start: int, stop: int) -> None:
+    try:
+        pin_query_thread()
+        run(start, stop)
+    finally:
+        _FREE_HELPERS.release()
+
+
 def inner_products(dense: FloatArray, q: FloatArray, n: int) -> FloatArray:
     """q . dense[i] for the first n rows, on faiss' single-threaded SIMD kernel (no BLAS thread pool to
     limit per query, GIL released). Both arrays C-contiguous float32."""
     pin_query_thread()
     out = np.empty(n, dtype=np.float32)
-    faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
-        faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(dense), dense.shape[1], n
-    )
+    dim = dense.shape[1]
+
+    def run(start: int, stop: int) -> None:
+        faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
+            faiss.swig_ptr(out[start:]), faiss.swig_ptr(q), faiss.swig_ptr(dense[start:]), dim, stop - start
+        )
+
+    _split(n, dim, run)
     return out
 
 
@@ -72,15 +140,20 @@ def inner_products_by_index(dense: FloatArray, q: FloatArray, rows: IntArray) ->
     pin_query_thread()
     out = np.empty(len(rows), dtype=np.float32)
     index = np.ascontiguousarray(rows, dtype=np.int64)
-    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
-        faiss.swig_ptr(out),
-        faiss.swig_ptr(q),
-        faiss.swig_ptr(dense),
-        faiss.swig_ptr(index),
-        dense.shape[1],
-        1,
-        len(rows),
-    )
+    dim = dense.shape[1]
+
+    def run(start: int, stop: int) -> None:
+        faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]
+            faiss.swig_ptr(out[start:]),
+            faiss.swig_ptr(q),
+            faiss.swig_ptr(dense),
+            faiss.swig_ptr(index[start:]),
+            dim,
+            1,
+            stop - start,
+        )
+
+    _split(len(rows), dim, run)
     return out
 
 
