@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from spruce.client import progress
+from spruce.client.fan_out import map_in_order
 from spruce.client.imports import ImportMethods
 from spruce.client.records import IndexRecords
 from spruce.client.responses import Obj, match_obj, namespace_obj, stats_obj, vector_obj
@@ -24,6 +25,9 @@ from spruce.errors import InvalidArgumentError
 from spruce.service.data import IndexService
 from spruce.service.imports import ImportManager
 from spruce.types import SparseVector
+
+# The orders a merged query_namespaces ranking can take (the SDK's own check).
+_MERGE_METRICS = frozenset({"cosine", "euclidean", "dotproduct"})
 
 
 class Index(IndexRecords, ImportMethods):
@@ -85,19 +89,34 @@ class Index(IndexRecords, ImportMethods):
 
     def query_namespaces(
         self,
-        vector: Sequence[float] | None,
-        namespaces: Sequence[str],
-        metric: str,
-        top_k: int = 10,
+        vector: Sequence[float] | np.ndarray[Any, Any] | None = None,
+        namespaces: Sequence[str] | None = None,
+        metric: str | None = None,
+        top_k: int | None = None,
         filter: Mapping[str, Any] | None = None,
         include_values: bool = False,
         include_metadata: bool = False,
-        sparse_vector: Mapping[str, Any] | None = None,
+        sparse_vector: Mapping[str, Any] | SparseVector | None = None,
     ) -> Obj:
-        merged = []
-        for ns in namespaces:
-            res = self.query(
-                top_k=top_k,
+        """The merged top_k of one query in each namespace, as the SDK's `query_namespaces`: the
+        namespaces (duplicates dropped, order kept) are queried concurrently, matches ranked by
+        `metric` (equal scores in namespace order), usage summed and per namespace in `ns_usage`.
+        Each match also says which `namespace` it came from."""
+        if not namespaces or isinstance(namespaces, str):
+            raise InvalidArgumentError("namespaces must be a non-empty list of namespace names")
+        if metric not in _MERGE_METRICS:
+            raise InvalidArgumentError(
+                f"metric {metric!r} is not one of {', '.join(sorted(_MERGE_METRICS))}: pass the metric "
+                "the index was created with (it orders the merged matches)"
+            )
+        if vector is None and sparse_vector is None:
+            raise InvalidArgumentError("query_namespaces needs a vector or a sparse_vector")
+        names = list(dict.fromkeys(namespaces))
+        k = 10 if top_k is None else top_k
+
+        def one(ns: str) -> Obj:
+            return self.query(
+                top_k=k,
                 vector=vector,
                 namespace=ns,
                 filter=filter,
@@ -105,11 +124,20 @@ class Index(IndexRecords, ImportMethods):
                 include_metadata=include_metadata,
                 sparse_vector=sparse_vector,
             )
+
+        merged = []
+        for ns, res in zip(names, map_in_order(one, names), strict=True):
             for m in res.matches:
                 m["namespace"] = ns
                 merged.append(m)
+        # Stable: equal scores keep namespace order, then each namespace's own order.
         merged.sort(key=lambda m: m.score, reverse=metric != "euclidean")
-        return Obj(matches=merged[:top_k], namespace="", usage=Obj(read_units=len(namespaces)))
+        return Obj(
+            matches=merged[:k],
+            namespace="",
+            usage=Obj(read_units=len(names)),
+            ns_usage={ns: Obj(read_units=1) for ns in names},
+        )
 
     def fetch(self, ids: Sequence[str], namespace: str | None = None) -> Obj:
         found = self._svc.fetch(list(ids), namespace or "")
