@@ -279,7 +279,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], lim: di
                 name,
                 f"{r['ingest']['ingest_vps']:,.0f}",
                 f"{r['ingest']['ready_s']:.1f}",
-                f"{q['defaults']['qps']:,.0f} ({q['defaults']['recall']:.3f})",
+                f"{q['defaults']['qps']:,.0f} ({q['defaults']['recall']:.3f}"
+                + (f" +-{q['defaults']['recall_se']:.3f})" if "recall_se" in q["defaults"] else ")"),
                 f"{at95['qps']:,.0f} [{at95['width']}]" if at95 else "-",
                 f"{at99['qps']:,.0f} [{at99['width']}]" if at99 else "-",
                 f"{f1['qps']:,.0f} ({f1['recall']:.3f})",

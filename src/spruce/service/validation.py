@@ -224,7 +224,14 @@ def metadata(raw: Any, what: str = "metadata") -> Metadata | None:
             )
     if bound <= MAX_METADATA_BYTES:
         return out
-    size = len(orjson.dumps(out))
+    try:
+        size = len(orjson.dumps(out))
+    except TypeError:  # orjson's JSONEncodeError: the only value it refuses here is a huge integer
+        huge = [k for k, x in out.items() if type(x) is int and not -_INT64 <= x < 2 * _INT64]
+        raise InvalidArgumentError(
+            f"{what} field {huge[0] if huge else '?'!r} is an integer beyond 64 bits; store it as a "
+            "string or a float"
+        ) from None
     if size > MAX_METADATA_BYTES:
         raise InvalidArgumentError(f"{what} is {size} bytes; at most {MAX_METADATA_BYTES} bytes per record")
     return out
