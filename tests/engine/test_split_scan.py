@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 
 import numpy as np
@@ -66,3 +67,26 @@ def test_concurrent_scans_each_get_their_own_scores(tiny_parts: None) -> None:
         t.join()
     assert wrong == []
     assert _free_helpers() == 3
+
+
+def _scan_in_child() -> None:
+    from spruce.client.fan_out import map_in_order
+
+    dense = np.ones((2_000, 8), dtype=np.float32)
+    assert float(kernels.inner_products(dense, np.ones(8, dtype=np.float32), 2_000).sum()) == 16_000.0
+    assert map_in_order(lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
+
+
+def test_a_forked_child_scans_with_its_own_pool(tiny_parts: None) -> None:
+    from spruce.client.fan_out import map_in_order
+
+    # The parent's pools exist (and have threads) before the fork.
+    kernels.inner_products(np.ones((2_000, 8), dtype=np.float32), np.ones(8, dtype=np.float32), 2_000)
+    map_in_order(lambda x: x, [1, 2, 3])
+    child = multiprocessing.get_context("fork").Process(target=_scan_in_child)
+    child.start()
+    child.join(timeout=120)  # a pool inherited from the parent would never finish the scan
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child's scan hung on the parent's pool")
+    assert child.exitcode == 0

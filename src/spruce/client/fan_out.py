@@ -24,6 +24,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's threads: an inherited pool would never run what it
+    is given. The child starts its own on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:

@@ -74,6 +74,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's threads: a pool inherited from it would take parts
+    and never run them (the scan would wait forever). The child starts its own on first use."""
+    global _pool, _pool_lock, _FREE_HELPERS
+    _pool, _pool_lock, _FREE_HELPERS = None, threading.Lock(), threading.Semaphore(_CORES - 1)
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _helpers() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
