@@ -296,3 +296,24 @@ SealedFilterMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 test_sealed_filters_against_oracle = SealedFilterMachine.TestCase
+
+
+@pytest.mark.parametrize("first", [{"b": True}, {"b": 1}])
+def test_true_and_one_are_different_filters_in_every_cache(tmp_path: Path, first: dict[str, Any]) -> None:
+    """Python has True == 1 (and the same hash): the per-block caches keyed by parsed filters answered
+    `{"b": 1}` with `{"b": true}`'s rows, or the reverse, whichever came first (found by the machine)."""
+    with mock.patch.object(meta_index, "_WIDE", 0), mock.patch.object(hot_rows, "_SHARE", 100.0):
+        db = spruce.Client(path=tmp_path / "db", config=CONFIG)
+        db.create_index("m", dimension=4, metric="dotproduct")
+        ix = db.Index("m")
+        ix.upsert(vectors=[{"id": "one", "values": [0, 0, 0, 2], "metadata": {"b": 1}}])
+        ix.upsert(vectors=[{"id": "true", "values": [0, 0, 0, 3], "metadata": {"b": True}}])
+        ix.upsert(vectors=[{"id": f"r{i}", "values": [0, 0, 0, 1]} for i in range(6)])
+        ix.flush()
+        second = {"b": 1} if first == {"b": True} else {"b": True}
+        want = {"one": ["one"], "true": ["true"]}
+        for flt in (first, first, first, second, second, second):
+            got = [m.id for m in ix.query(vector=[0, 0, 0, 1], top_k=5, filter=flt).matches]
+            assert got == want["true" if flt["b"] is True else "one"], flt
+        assert parse_filter({"b": True}) != parse_filter({"b": 1})
+        db.close()

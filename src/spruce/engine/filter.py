@@ -67,11 +67,23 @@ _COMPARE_OPS: Final[dict[str, CompareOp]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Compare:
     field: str
     op: CompareOp
     value: Scalar
+
+    # Python has True == 1 and hash(True) == hash(1), but `{"b": true}` and `{"b": 1}` match
+    # different records: the per-block caches keyed by parsed filters (meta_index, hot_rows) answered
+    # one with the other's rows. A bool compares equal only to a bool.
+    def _key(self) -> tuple[str, str, bool, Scalar]:
+        return (self.field, self.op, type(self.value) is bool, self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Compare) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True, slots=True)
