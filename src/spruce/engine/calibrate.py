@@ -208,21 +208,32 @@ def _smallest_width(
     used = max(1, min(len(q), -(-_NEIGHBOURS_MEASURED // k)))
     qk, truth_k = q[:used], truth[:used, :k]
     rungs = sorted({k, *(ef for ef in ladder if ef >= max(k, floor))})
-    lo, hi = 0, len(rungs) - 1
-    best: tuple[int, float] | None = None
+    # Gallop up from the narrowest rung, doubling the width, to the first that passes, then bisect
+    # between it and the last that missed. The width needed is mostly a few rungs above the floor,
+    # and the narrow misses on the way are cheap (rejected on the first look); bisecting the whole
+    # ladder from its middle began with ef 128-240 (0.4-0.9 s a probe on 100k x 768, stop 25).
+    lo, i = 0, 0  # rungs below lo missed
     last = 0.0  # mean recall of the latest probe
+    while True:
+        between_steps()
+        reached, last = _probe(search, qk, truth_k, k, rungs[i], target_recall)
+        if reached:
+            break
+        lo = i + 1
+        if i == len(rungs) - 1:
+            # Even the widest rung missed: use it, and say what it reached.
+            return rungs[-1], last
+        i = next((j for j in range(i + 1, len(rungs)) if rungs[j] >= 2 * rungs[i]), len(rungs) - 1)
+    best, hi = (rungs[i], last), i - 1
     while lo <= hi:
         mid = (lo + hi) // 2
         between_steps()
-        reached, last = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
+        reached, recall = _probe(search, qk, truth_k, k, rungs[mid], target_recall)
         if reached:
-            best = (rungs[mid], last)
-            hi = mid - 1
+            best, hi = (rungs[mid], recall), mid - 1
         else:
             lo = mid + 1
-    # Even the widest rung missed: use it, and say what it reached (every probe missed, so the last
-    # one was the widest rung: its searches cost most).
-    return best if best is not None else (rungs[-1], last)
+    return best
 
 
 def _normalised(vectors: FloatArray, metric: str) -> FloatArray:
