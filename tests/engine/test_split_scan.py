@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spruce.engine import kernels
+from spruce.engine.lazy_pool import LazyPool
 
 
 @pytest.fixture
@@ -18,15 +19,15 @@ def tiny_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     # Parts of a few hundred floats, so that small arrays are split too.
     monkeypatch.setattr(kernels, "SPLIT_MIN_FLOATS", 256)
     monkeypatch.setattr(kernels, "_CORES", 4)
-    monkeypatch.setattr(kernels, "_FREE_HELPERS", threading.Semaphore(3))
+    monkeypatch.setattr(kernels, "_SCAN_POOL", LazyPool(3, "test-scan"))
 
 
 def _free_helpers() -> int:
     free = 0
-    while kernels._FREE_HELPERS.acquire(blocking=False):
+    while kernels._SCAN_POOL.free.acquire(blocking=False):
         free += 1
     for _ in range(free):
-        kernels._FREE_HELPERS.release()
+        kernels._SCAN_POOL.free.release()
     return free
 
 

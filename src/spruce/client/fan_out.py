@@ -12,34 +12,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from spruce.engine.lazy_pool import LazyPool
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# More threads than cores gain nothing: the GIL-bound part of each call is the same either way.
-_WORKERS = max(1, (os.cpu_count() or 2) - 1)
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool_in_child() -> None:
-    """A forked child has none of the parent's threads: an inherited pool would never run what it
-    is given. The child starts its own on first use."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="spruce-fan-out")
-        return _pool
+# More threads than cores gain nothing: the GIL-bound part of each call is the same either way. Not
+# the scan pool of engine/kernels.py: a query on it that split its scan would wait on its own pool.
+_FAN_OUT_POOL = LazyPool((os.cpu_count() or 2) - 1, "spruce-fan-out")
 
 
 def map_in_order(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -65,8 +47,8 @@ def map_in_order(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
             except BaseException as exc:  # re-raised by the caller, once every item has ended
                 errors[i] = exc
 
-    pool = _executor()
-    helpers = [pool.submit(work) for _ in range(min(_WORKERS, len(items) - 1))]
+    pool = _FAN_OUT_POOL.get()
+    helpers = [pool.submit(work) for _ in range(min(_FAN_OUT_POOL.workers, len(items) - 1))]
     work()
     for helper in helpers:
         helper.result()

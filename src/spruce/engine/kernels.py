@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from itertools import pairwise
 
 import faiss
 import numpy as np
 
+from spruce.engine.lazy_pool import LazyPool
 from spruce.types import FloatArray, IntArray
 
 # Rows copied at a time when vectors are added to a graph or scanned for a ground truth.
@@ -65,31 +66,11 @@ def pin_query_thread() -> None:
 # from 1.20 to 0.85 ms in two parts while 5k rows gained nothing (0.60 -> 0.55 ms in parts of 1M).
 SPLIT_MIN_FLOATS = 2_000_000
 _CORES = os.cpu_count() or 1
-# Pool threads free to take a part of a scan. A query that finds none runs its scan whole: under
-# concurrent queries every core is busy already, and queueing parts behind other queries' would
-# only add waits.
-_FREE_HELPERS = threading.Semaphore(_CORES - 1)
+# Pool threads take parts of a scan only when free (`free`): a query that finds none runs its scan
+# whole, since under concurrent queries every core is busy already, and queueing parts behind other
+# queries' would only add waits.
+_SCAN_POOL = LazyPool(_CORES - 1, "spruce-scan")
 _PART_ALIGN = 64
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool_in_child() -> None:
-    """A forked child has none of the parent's threads: a pool inherited from it would take parts
-    and never run them (the scan would wait forever). The child starts its own on first use."""
-    global _pool, _pool_lock, _FREE_HELPERS
-    _pool, _pool_lock, _FREE_HELPERS = None, threading.Lock(), threading.Semaphore(_CORES - 1)
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _helpers() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max(1, _CORES - 1), thread_name_prefix="spruce-scan")
-        return _pool
 
 
 def _split(n: int, dim: int, run: Callable[[int, int], None]) -> None:
@@ -99,7 +80,8 @@ def _split(n: int, dim: int, run: Callable[[int, int], None]) -> None:
     while numpy's two BLAS threads ran 90)."""
     parts = min(_CORES, n * max(dim, 1) // SPLIT_MIN_FLOATS)
     taken = 0
-    while taken < parts - 1 and _FREE_HELPERS.acquire(blocking=False):
+    free = _SCAN_POOL.free
+    while taken < parts - 1 and free.acquire(blocking=False):
         taken += 1
     if not taken:
         run(0, n)
@@ -112,21 +94,21 @@ def _split(n: int, dim: int, run: Callable[[int, int], None]) -> None:
     futures: list[Future[None]] = []
     try:
         for start, stop in pairwise(bounds[1:]):
-            futures.append(_helpers().submit(_helped, run, start, stop))
+            futures.append(_SCAN_POOL.get().submit(_helped, free, run, start, stop))
         run(bounds[0], bounds[1])
     finally:
         for future in futures:
             future.result()
         for _ in range(taken - len(futures)):
-            _FREE_HELPERS.release()  # parts never submitted (submit failed)
+            free.release()  # parts never submitted (submit failed)
 
 
-def _helped(run: Callable[[int, int], None], start: int, stop: int) -> None:
+def _helped(free: threading.Semaphore, run: Callable[[int, int], None], start: int, stop: int) -> None:
     try:
         pin_query_thread()
         run(start, stop)
     finally:
-        _FREE_HELPERS.release()
+        free.release()
 
 
 def inner_products(dense: FloatArray, q: FloatArray, n: int) -> FloatArray:
